@@ -1,0 +1,99 @@
+"""Cross-entropy and accuracy, written out in NumPy so every formula is visible.
+
+Conventions: ``logits`` and ``probs`` have shape ``(n, k)`` (n examples, k classes);
+``labels`` has shape ``(n,)`` and holds integer class indices in ``[0, k)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+FloatArray = NDArray[np.float64]
+
+
+def _as_2d(values: ArrayLike, name: str) -> FloatArray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 1:
+        array = array[None, :]
+    if array.ndim != 2 or array.shape[1] < 2:
+        raise ValueError(f"{name} must have shape (n, k) with k >= 2 classes, got {array.shape}")
+    return array
+
+
+def _as_labels(labels: ArrayLike, n: int, k: int) -> NDArray[np.int64]:
+    array = np.atleast_1d(np.asarray(labels))
+    if not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"labels must be integers, got dtype {array.dtype}")
+    if array.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},), got {array.shape}")
+    if array.size and (array.min() < 0 or array.max() >= k):
+        raise ValueError(f"labels must lie in [0, {k}), got range [{array.min()}, {array.max()}]")
+    return array.astype(np.int64)
+
+
+def softmax(logits: ArrayLike) -> FloatArray:
+    """Row-wise softmax: ``p_ij = exp(z_ij - max_j z_ij) / sum_l exp(z_il - max_j z_ij)``."""
+    z = _as_2d(logits, "logits")
+    shifted = z - z.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def log_softmax(logits: ArrayLike) -> FloatArray:
+    """Row-wise log-softmax: ``log p_ij = z_ij - logsumexp_l z_il`` (stable for large logits)."""
+    z = _as_2d(logits, "logits")
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def per_example_loss_from_logits(logits: ArrayLike, labels: ArrayLike) -> FloatArray:
+    """Cross-entropy of each example from logits: ``l_i = -log softmax(z_i)[y_i]``."""
+    log_probs = log_softmax(logits)
+    y = _as_labels(labels, *log_probs.shape)
+    return -log_probs[np.arange(len(y)), y]
+
+
+def per_example_loss_from_probs(probs: ArrayLike, labels: ArrayLike) -> FloatArray:
+    """Cross-entropy of each example from probabilities: ``l_i = -ln p_i[y_i]``.
+
+    Each row must be a probability distribution (non-negative, summing to 1).
+    A true-class probability of 0 gives an infinite loss, as the formula says.
+    """
+    p = _as_2d(probs, "probs")
+    if (p < 0).any() or not np.allclose(p.sum(axis=1), 1.0, atol=1e-6):
+        raise ValueError("each row of probs must be non-negative and sum to 1")
+    y = _as_labels(labels, *p.shape)
+    with np.errstate(divide="ignore"):
+        return -np.log(p[np.arange(len(y)), y])
+
+
+def cross_entropy_from_logits(logits: ArrayLike, labels: ArrayLike) -> float:
+    """Mean cross-entropy from logits: ``L = (1/n) sum_i -log softmax(z_i)[y_i]``."""
+    return float(per_example_loss_from_logits(logits, labels).mean())
+
+
+def cross_entropy_from_probs(probs: ArrayLike, labels: ArrayLike) -> float:
+    """Mean cross-entropy from probabilities: ``L = (1/n) sum_i -ln p_i[y_i]``."""
+    return float(per_example_loss_from_probs(probs, labels).mean())
+
+
+def top_k_accuracy(scores: ArrayLike, labels: ArrayLike, k: int = 1) -> float:
+    """Share of examples whose true class is among the ``k`` highest scores.
+
+    ``acc@k = (1/n) sum_i [y_i in topk(s_i)]``. Scores may be logits or probabilities
+    (softmax keeps the order). Ties are broken towards the lower class index,
+    as ``argmax`` does.
+    """
+    s = _as_2d(scores, "scores")
+    y = _as_labels(labels, *s.shape)
+    if not 1 <= k <= s.shape[1]:
+        raise ValueError(f"k must lie in [1, {s.shape[1]}], got {k}")
+    # A stable sort on -s ranks ties by class index, matching argmax for k = 1.
+    top = np.argsort(-s, axis=1, kind="stable")[:, :k]
+    return float((top == y[:, None]).any(axis=1).mean())
+
+
+def accuracy(scores: ArrayLike, labels: ArrayLike) -> float:
+    """Top-1 accuracy: ``acc = (1/n) sum_i [argmax_j s_ij = y_i]``."""
+    return top_k_accuracy(scores, labels, k=1)
