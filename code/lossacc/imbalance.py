@@ -1,0 +1,303 @@
+"""Class imbalance: when the class mix rewards a bias that the loss punishes.
+
+The library behind the chapter "Class imbalance". All synthetic models here share one
+generative story, a Gaussian signal-detection model: example ``i`` of class ``y_i`` gets
+one noisy score per class, ``x_ic = d [c = y_i] + eps_ic`` with ``eps_ic ~ N(0, 1)``. Its
+log-likelihood ratios are the *evidence* ``e_ic = d x_ic = d^2 [c = y_i] + d eps_ic`` and
+the exact posterior under class priors ``pi`` is ``softmax(e_i + ln pi)``. A model reads
+the evidence with a *confidence* ``kappa`` (logit scale; 1 is calibrated) and a *bias*
+``beta`` towards frequent classes: ``z_ic = kappa e_ic + beta ln pi_c``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from lossacc.metrics import FloatArray, accuracy, cross_entropy_from_logits, log_softmax
+
+IntArray = NDArray[np.int64]
+
+
+def power_law_priors(num_classes: int, imbalance_ratio: float) -> FloatArray:
+    """Class shares ``pi_c ∝ (c + 1)^(-alpha)`` with ``alpha = ln(rho) / ln(k)``.
+
+    Class 0 is the most frequent and ``pi_0 / pi_{k-1} = rho`` (the imbalance ratio);
+    ``rho = 1`` gives equal shares.
+    """
+    if imbalance_ratio < 1:
+        raise ValueError(f"imbalance_ratio must be >= 1, got {imbalance_ratio}")
+    exponent = np.log(imbalance_ratio) / np.log(num_classes)
+    weights = np.arange(1, num_classes + 1, dtype=np.float64) ** -exponent
+    return weights / weights.sum()
+
+
+def evidence(noise: ArrayLike, labels: ArrayLike, separation: float) -> FloatArray:
+    """Log-likelihood ratios ``e_ic = d^2 [c = y_i] + d eps_ic`` of the signal-detection model."""
+    e = separation * np.asarray(noise, dtype=np.float64)
+    y = np.asarray(labels)
+    e[np.arange(len(y)), y] += separation**2
+    return e
+
+
+def bias_logits(base_logits: ArrayLike, priors: ArrayLike, bias: float) -> FloatArray:
+    """Logits leaning towards frequent classes: ``z_ic = s_ic + beta ln pi_c``."""
+    return np.asarray(base_logits, dtype=np.float64) + bias * np.log(np.asarray(priors, dtype=np.float64))
+
+
+def accuracy_per_class(logits: ArrayLike, labels: ArrayLike, classes: ArrayLike) -> FloatArray:
+    """Recall of each listed class: accuracy over the examples whose label is that class."""
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(labels)
+    return np.array([accuracy(z[y == c], y[y == c]) for c in np.asarray(classes)])
+
+
+# --- the explorer: a handful of classes, an imbalance slider and a bias slider ---------
+
+
+@dataclass(frozen=True)
+class ImbalanceBase:
+    """The explorer's fixed population: class-balanced base logits ``(n, k)`` and labels ``(n,)``."""
+
+    base_logits: FloatArray
+    labels: IntArray
+
+
+def make_imbalance_base(
+    num_classes: int = 4, per_class: int = 500, separation: float = 1.5, confidence: float = 3.0, seed: int = 0
+) -> ImbalanceBase:
+    """``per_class`` examples of each class with base logits ``s = kappa e`` (no class priors).
+
+    ``confidence = kappa > 1`` makes the model over-confident, as trained networks often are.
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(num_classes), per_class)
+    noise = rng.standard_normal((len(labels), num_classes))
+    return ImbalanceBase(confidence * evidence(noise, labels, separation), labels)
+
+
+@dataclass(frozen=True)
+class ImbalanceReadouts:
+    """What the imbalance explorer shows for one position of its two sliders."""
+
+    priors: FloatArray
+    per_class_accuracy: FloatArray
+    per_class_loss: FloatArray
+    predicted_share: FloatArray
+    accuracy: float
+    balanced_accuracy: float
+    mean_loss: float
+
+
+def imbalance_readouts(
+    base_logits: ArrayLike, labels: ArrayLike, imbalance_ratio: float, bias: float
+) -> ImbalanceReadouts:
+    """Metrics on a validation set whose class mix is ``pi = power_law_priors(k, rho)``.
+
+    The base population is class-balanced; class ``c`` stands for a share ``pi_c`` of the
+    validation set by weighting its examples, which equals repeating them in those
+    proportions. With ``n_c`` examples of class ``c`` and ``alpha = ln(rho)/ln(k)``:
+
+    - ``pi_c = (c + 1)^(-alpha) / sum_j (j + 1)^(-alpha)``
+    - ``z_ic = s_ic + beta ln pi_c``; ``correct_i = (argmax_c z_ic = y_i)``, ties to the lower index
+    - ``loss_i = ln sum_c e^{z_ic} - z_{i y_i}``
+    - ``acc_c = mean of correct_i over class c``; ``loss_c = mean of loss_i over class c``
+    - ``accuracy = sum_c pi_c acc_c``; ``balanced_accuracy = (1/k) sum_c acc_c``;
+      ``mean_loss = sum_c pi_c loss_c``
+    - ``predicted_share_j = sum_c pi_c (share of class-c examples with argmax j)``
+    """
+    s = np.asarray(base_logits, dtype=np.float64)
+    y = np.asarray(labels)
+    k = s.shape[1]
+    priors = power_law_priors(k, imbalance_ratio)
+    z = bias_logits(s, priors, bias)
+    classes = np.arange(k)
+    per_class_accuracy = accuracy_per_class(z, y, classes)
+    per_class_loss = np.array([cross_entropy_from_logits(z[y == c], y[y == c]) for c in classes])
+    predicted = z.argmax(axis=1)
+    confusion = np.array([np.bincount(predicted[y == c], minlength=k) / (y == c).sum() for c in classes])
+    return ImbalanceReadouts(
+        priors=priors,
+        per_class_accuracy=per_class_accuracy,
+        per_class_loss=per_class_loss,
+        predicted_share=priors @ confusion,
+        accuracy=float(priors @ per_class_accuracy),
+        balanced_accuracy=float(per_class_accuracy.mean()),
+        mean_loss=float(priors @ per_class_loss),
+    )
+
+
+# --- the 3000-class table -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """A row of the question's table, and the interval where the model's lean is searched."""
+
+    name: str
+    loss: float
+    accuracy: float
+    lean_interval: tuple[float, float]
+
+
+# The table from the question: (validation loss, validation accuracy) of three settings.
+# A reads the evidence without class frequencies; B leans towards rare classes, C towards frequent ones.
+TABLE = (
+    TableRow("A", loss=1.25, accuracy=0.90, lean_interval=(0.0, 0.0)),
+    TableRow("B", loss=1.05, accuracy=0.85, lean_interval=(-1.0, 0.0)),
+    TableRow("C", loss=1.55, accuracy=0.95, lean_interval=(0.0, 1.0)),
+)
+LOSS_TOLERANCE = 0.01
+ACCURACY_TOLERANCE = 0.005
+NUM_CLASSES = 3000
+TAIL_EXPONENT = 1.1  # pi_c ∝ (c + 1)^-1.1: a long tail of rare classes
+
+
+@dataclass(frozen=True)
+class LongTailSample:
+    """Noise ``eps (n, k)``, labels ``(n,)`` and log class priors ``ln pi (k,)`` of a sample."""
+
+    noise: FloatArray
+    labels: IntArray
+    log_priors: FloatArray
+
+
+def long_tail_sample(
+    num_examples: int, num_classes: int = NUM_CLASSES, seed: int = 0, class_balanced: bool = False
+) -> LongTailSample:
+    """A seeded sample from ``k`` classes with shares ``pi_c ∝ (c + 1)^-1.1``.
+
+    Labels are drawn from ``pi``; with ``class_balanced`` they run through the classes in
+    turn instead, so plain accuracy on the sample estimates balanced accuracy.
+    """
+    rng = np.random.default_rng(seed)
+    priors = power_law_priors(num_classes, num_classes**TAIL_EXPONENT)
+    if class_balanced:
+        labels = np.arange(num_examples) % num_classes
+    else:
+        labels = rng.choice(num_classes, size=num_examples, p=priors)
+    return LongTailSample(rng.standard_normal((num_examples, num_classes)), labels, np.log(priors))
+
+
+@dataclass(frozen=True)
+class SyntheticModel:
+    """A readout of the evidence: ``z = kappa (e + lambda ln pi)``.
+
+    ``separation`` d is what the network knows; ``confidence`` kappa scales its logits
+    (1 is calibrated); ``lean`` lambda = beta / kappa is its pull towards frequent
+    classes (0 ignores class frequency, 1 is the Bayes-optimal argmax, < 0 favours rare classes).
+    """
+
+    name: str
+    separation: float
+    confidence: float
+    lean: float
+
+    def scores(self, sample: LongTailSample) -> FloatArray:
+        """Logits before the confidence scale: ``u_ic = d^2 [c = y_i] + d eps_ic + lambda ln pi_c``."""
+        return evidence(sample.noise, sample.labels, self.separation) + self.lean * sample.log_priors
+
+    def logits(self, sample: LongTailSample) -> FloatArray:
+        """``z_ic = kappa u_ic``."""
+        return self.confidence * self.scores(sample)
+
+
+def separation_for_accuracy(sample: LongTailSample, target_accuracy: float) -> float:
+    """Separation d at which the lean-free readout reaches ``target_accuracy`` (closed form).
+
+    With ``lambda = 0`` example i is right when ``d > g_i = max_{c != y} eps_ic - eps_iy``,
+    so d is taken midway between the order statistics of ``g`` around the target share.
+    """
+    rows = np.arange(len(sample.labels))
+    others = sample.noise.copy()
+    others[rows, sample.labels] = -np.inf
+    gaps = np.sort(others.max(axis=1) - sample.noise[rows, sample.labels])
+    count = int(round(target_accuracy * len(gaps)))
+    return float((gaps[count - 1] + gaps[count]) / 2)
+
+
+def _accuracy_at_lean(sample: LongTailSample, separation: float, lean: float) -> float:
+    # Same value and tie rule as metrics.accuracy, without its full sort of 3000 scores per row.
+    scores = SyntheticModel("", separation, 1.0, lean).scores(sample)
+    return float((scores.argmax(axis=1) == sample.labels).mean())
+
+
+def lean_for_accuracy(
+    sample: LongTailSample, separation: float, target_accuracy: float, interval: tuple[float, float], steps: int = 14
+) -> float:
+    """Smallest lean in ``interval`` reaching ``target_accuracy``, by bisection.
+
+    Assumes accuracy rises with the lean inside the interval; returns the upper end of the
+    final bracket, where accuracy is at least the target. A zero-width interval returns its value.
+    """
+    low, high = interval
+    for _ in range(steps if high > low else 0):
+        middle = (low + high) / 2
+        if _accuracy_at_lean(sample, separation, middle) < target_accuracy:
+            low = middle
+        else:
+            high = middle
+    return high
+
+
+def _loss_and_derivatives(model: SyntheticModel, sample: LongTailSample) -> tuple[float, float, float]:
+    """Mean loss ``L(kappa)`` and its first two derivatives in kappa.
+
+    With ``u = e + lambda ln pi`` and ``p = softmax(kappa u)``:
+    ``L' = mean_i (E_p[u_i] - u_iy)`` and ``L'' = mean_i Var_p[u_i]`` (so L is convex in kappa).
+    """
+    u = model.scores(sample)
+    log_p = log_softmax(model.confidence * u)
+    p = np.exp(log_p)
+    rows = np.arange(len(sample.labels))
+    expected_u = (p * u).sum(axis=1)
+    variance_u = (p * u**2).sum(axis=1) - expected_u**2
+    return float(-log_p[rows, sample.labels].mean()), float((expected_u - u[rows, sample.labels]).mean()), float(variance_u.mean())
+
+
+def confidence_for_loss(model: SyntheticModel, sample: LongTailSample, target_loss: float, start: float = 50.0) -> float:
+    """Over-confident kappa (right of the loss minimum) at which the mean loss is ``target_loss``.
+
+    Newton's method from a large ``start``: on the rising branch of a convex function it
+    approaches the root from the right without overshooting.
+    """
+    kappa = start
+    for _ in range(50):
+        loss, slope, _ = _loss_and_derivatives(replace(model, confidence=kappa), sample)
+        if abs(loss - target_loss) < 1e-6:
+            return kappa
+        kappa -= (loss - target_loss) / slope
+    raise RuntimeError("Newton's method did not converge")
+
+
+def best_confidence(model: SyntheticModel, sample: LongTailSample, start: float = 1.0) -> float:
+    """Temperature scaling: the kappa that minimises the mean loss on ``sample`` (Newton on ``L' = 0``)."""
+    kappa = start
+    for _ in range(50):
+        _, slope, curvature = _loss_and_derivatives(replace(model, confidence=kappa), sample)
+        step = slope / curvature
+        kappa = max(kappa - step, kappa / 2)
+        if abs(step) < 1e-6:
+            return kappa
+    raise RuntimeError("Newton's method did not converge")
+
+
+def fit_table_models(sample: LongTailSample, table: tuple[TableRow, ...] = TABLE) -> tuple[SyntheticModel, ...]:
+    """Synthetic models whose metrics on ``sample`` land on the rows of ``table``.
+
+    The first row has no lean and fixes the separation d shared by all rows
+    (:func:`separation_for_accuracy`); every row then finds its lean for its accuracy
+    (:func:`lean_for_accuracy`; the argmax does not depend on kappa) and its
+    confidence for its loss (:func:`confidence_for_loss`).
+    """
+    if table[0].lean_interval != (0.0, 0.0):
+        raise ValueError("the first row must have no lean: it fixes the separation")
+    separation = separation_for_accuracy(sample, table[0].accuracy)
+    models = []
+    for row in table:
+        lean = lean_for_accuracy(sample, separation, row.accuracy, row.lean_interval)
+        model = SyntheticModel(row.name, separation, 1.0, lean)
+        models.append(replace(model, confidence=confidence_for_loss(model, sample, row.loss)))
+    return tuple(models)

@@ -1,0 +1,137 @@
+"""The claims of the chapter "Class imbalance", checked on the library that makes them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lossacc.calibration_views import brier_score, expected_calibration_error, reliability_bins
+from lossacc.imbalance import (
+    ACCURACY_TOLERANCE,
+    LOSS_TOLERANCE,
+    TABLE,
+    best_confidence,
+    fit_table_models,
+    imbalance_readouts,
+    long_tail_sample,
+    make_imbalance_base,
+    power_law_priors,
+)
+from lossacc.metrics import accuracy, cross_entropy_from_logits, softmax
+
+
+@pytest.fixture(scope="module")
+def validation():
+    return long_tail_sample(2000, seed=0)
+
+
+@pytest.fixture(scope="module")
+def models(validation):
+    return fit_table_models(validation)
+
+
+def test_power_law_priors() -> None:
+    priors = power_law_priors(4, 20.0)
+    assert priors.sum() == pytest.approx(1.0)
+    assert priors[0] / priors[-1] == pytest.approx(20.0)
+    assert (np.diff(priors) < 0).all()
+    np.testing.assert_allclose(power_law_priors(5, 1.0), 0.2)
+
+
+def test_weighted_readouts_equal_metrics_on_a_repeated_validation_set() -> None:
+    base = make_imbalance_base(per_class=50)
+    # rho = 4 with 4 classes gives shares 1 : 1/2 : 1/3 : 1/4 = 12 : 6 : 4 : 3.
+    repeats = np.array([12, 6, 4, 3])
+    np.testing.assert_allclose(power_law_priors(4, 4.0), repeats / repeats.sum())
+    bias = 1.7
+    readouts = imbalance_readouts(base.base_logits, base.labels, 4.0, bias)
+    rows = np.repeat(np.arange(len(base.labels)), repeats[base.labels])
+    logits = base.base_logits[rows] + bias * np.log(power_law_priors(4, 4.0))
+    labels = base.labels[rows]
+    assert readouts.accuracy == pytest.approx(accuracy(logits, labels))
+    assert readouts.mean_loss == pytest.approx(cross_entropy_from_logits(logits, labels))
+    torch_loss = F.cross_entropy(torch.tensor(logits), torch.tensor(labels)).item()
+    assert readouts.mean_loss == pytest.approx(torch_loss)
+    predicted = np.bincount(logits.argmax(axis=1), minlength=4) / len(labels)
+    np.testing.assert_allclose(readouts.predicted_share, predicted)
+    assert readouts.balanced_accuracy == pytest.approx(readouts.per_class_accuracy.mean())
+
+
+def test_balanced_task_makes_accuracy_and_balanced_accuracy_equal() -> None:
+    base = make_imbalance_base()
+    readouts = imbalance_readouts(base.base_logits, base.labels, 1.0, 2.0)
+    assert readouts.accuracy == pytest.approx(readouts.balanced_accuracy)
+
+
+def test_leaning_on_the_majority_raises_accuracy_while_loss_and_balanced_accuracy_worsen() -> None:
+    base = make_imbalance_base()
+    biases = np.linspace(0.0, 4.0, 41)
+    sweep = [imbalance_readouts(base.base_logits, base.labels, 20.0, b) for b in biases]
+    best_loss = int(np.argmin([r.mean_loss for r in sweep]))
+    best_accuracy = int(np.argmax([r.accuracy for r in sweep]))
+    assert biases[best_loss] < biases[best_accuracy]
+    low, high = sweep[best_loss], sweep[best_accuracy]
+    assert high.accuracy > low.accuracy
+    assert high.mean_loss > low.mean_loss
+    assert high.balanced_accuracy < low.balanced_accuracy < sweep[0].balanced_accuracy + 0.01
+    assert high.predicted_share[0] > low.predicted_share[0]
+
+
+def test_synthetic_models_land_on_the_table(validation, models) -> None:
+    for row, model in zip(TABLE, models):
+        logits = model.logits(validation)
+        loss = F.cross_entropy(torch.tensor(logits), torch.tensor(validation.labels)).item()
+        assert loss == pytest.approx(cross_entropy_from_logits(logits, validation.labels))
+        assert abs(loss - row.loss) <= LOSS_TOLERANCE
+        assert abs(accuracy(logits, validation.labels) - row.accuracy) <= ACCURACY_TOLERANCE
+
+
+def test_synthetic_models_have_the_stated_mechanisms(models) -> None:
+    a, b, c = models
+    assert a.separation == b.separation == c.separation
+    assert a.lean == 0 and b.lean < 0 < c.lean
+    assert b.confidence < a.confidence < c.confidence
+    assert b.confidence > 1  # all three are over-confident
+
+
+def test_temperature_scaling_keeps_accuracy_and_makes_c_best_on_loss(validation, models) -> None:
+    calibration = long_tail_sample(1000, seed=1)
+    scaled = [replace(m, confidence=best_confidence(m, calibration)) for m in models]
+    for before, after in zip(models, scaled):
+        logits_before, logits_after = before.logits(validation), after.logits(validation)
+        assert accuracy(logits_after, validation.labels) == accuracy(logits_before, validation.labels)
+        assert cross_entropy_from_logits(logits_after, validation.labels) < cross_entropy_from_logits(
+            logits_before, validation.labels
+        )
+    losses = [cross_entropy_from_logits(m.logits(validation), validation.labels) for m in scaled]
+    assert np.argmin(losses) == 2 and losses[2] < TABLE[1].loss
+
+
+def test_best_confidence_is_a_minimum(validation, models) -> None:
+    model = models[0]
+    kappa = best_confidence(model, validation)
+    losses = [cross_entropy_from_logits(replace(model, confidence=k).logits(validation), validation.labels)
+              for k in (0.95 * kappa, kappa, 1.05 * kappa)]
+    assert losses[1] < losses[0] and losses[1] < losses[2]
+
+
+def test_brier_score_and_calibration_views() -> None:
+    probs = np.array([[0.7, 0.2, 0.1], [0.6, 0.3, 0.1], [0.2, 0.2, 0.6], [0.5, 0.4, 0.1]])
+    labels = np.array([0, 1, 2, 0])
+    one_hot = np.eye(3)[labels]
+    assert brier_score(probs, labels) == pytest.approx(((probs - one_hot) ** 2).sum(axis=1).mean())
+    bins = reliability_bins(probs, labels, num_bins=2)
+    assert bins.count.tolist() == [1, 3]
+    assert bins.accuracy[1] == pytest.approx(2 / 3) and bins.confidence[1] == pytest.approx(1.9 / 3)
+    assert expected_calibration_error(probs, labels, num_bins=2) == pytest.approx(
+        (1 * abs(1 - 0.5) + 3 * abs(2 / 3 - 1.9 / 3)) / 4
+    )
+    # Labels drawn from the predicted probabilities themselves: calibrated by construction.
+    rng = np.random.default_rng(0)
+    calibrated = softmax(2 * rng.normal(size=(5000, 3)))
+    sampled = (calibrated.cumsum(axis=1) < rng.random((5000, 1))).sum(axis=1)
+    assert expected_calibration_error(calibrated, sampled) < 0.03
