@@ -1,0 +1,6 @@
+"""The book's explorers: widgets that compute in the browser (see :mod:`lossacc.explorers.base`)."""
+
+from lossacc.explorers.base import Explorer, explorer_module
+from lossacc.explorers.prediction import PredictionExplorer
+
+__all__ = ["Explorer", "PredictionExplorer", "explorer_module"]
