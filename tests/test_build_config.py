@@ -1,0 +1,52 @@
+"""The book's build configuration fails loudly: a cell error or a Sphinx warning stops the build."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def build_tiny_book(tmp_path: Path, notebook_cells: list[nbformat.NotebookNode]) -> subprocess.CompletedProcess[str]:
+    """Build a one-chapter book with the book's own _config.yml and extension."""
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "assets").symlink_to(ROOT / "assets")
+    (book / "intro.md").write_text("# Tiny\n\n{doc}`chapter`\n")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: chapter\n")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Chapter"), *notebook_cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, book / "chapter.ipynb")
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["sphinx"]["local_extensions"] = {name: str(ROOT / path) for name, path in config["sphinx"]["local_extensions"].items()}
+    (book / "_config.yml").write_text(yaml.safe_dump(config))
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    return subprocess.run(
+        [str(jupyter_book), "build", str(book), "--warningiserror", "--nitpick", "--keep-going"],
+        capture_output=True, text=True, timeout=600,
+    )
+
+
+def test_a_cell_error_fails_the_build(tmp_path: Path) -> None:
+    result = build_tiny_book(tmp_path, [nbformat.v4.new_code_cell("raise RuntimeError('broken cell')")])
+    assert result.returncode != 0
+    assert "broken cell" in result.stdout + result.stderr
+
+
+def test_a_missing_glue_key_fails_the_build(tmp_path: Path) -> None:
+    result = build_tiny_book(tmp_path, [nbformat.v4.new_markdown_cell("Value: {glue:text}`never_glued`")])
+    assert result.returncode != 0
+    assert "never_glued" in result.stdout + result.stderr
+
+
+def test_a_clean_chapter_builds(tmp_path: Path) -> None:
+    result = build_tiny_book(tmp_path, [nbformat.v4.new_code_cell("print(6 * 7)")])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
