@@ -129,3 +129,42 @@ function pushTrace(points, point, limit = 60) {
   points.push(point);
   if (points.length > limit) points.shift();
 }
+
+/** Cross-entropy of the true class from logits `z`: ln sum_j e^{z_j} - z_y (shifted by max z). */
+function lossFromLogits(z, y) {
+  const top = Math.max(...z);
+  let sum = 0;
+  for (const value of z) sum += Math.exp(value - top);
+  return -(z[y] - top - Math.log(sum));
+}
+
+/** Index of the largest entry; ties go to the lower index, as numpy.argmax. */
+function argmax(values) {
+  let best = 0;
+  for (let j = 1; j < values.length; j += 1) if (values[j] > values[best]) best = j;
+  return best;
+}
+
+/**
+ * Grouped vertical bars on `svg`: for each of `categories`, one bar per entry of `series`
+ * ({cls}: its CSS class), of height `values[series][category]` on the y axis `[0, top]`.
+ */
+function drawBars(svg, { categories, series, values, top, yFormat = (v) => v.toFixed(2), title }) {
+  const width = 420, height = 190, left = 40, right = 8, topPad = 22, bottom = 30;
+  svg.replaceChildren();
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  const toY = (v) => topPad + (height - topPad - bottom) * (1 - Math.min(v, top) / top);
+  drawAxis(svg, { x: left, ticks: niceTicks(top).filter((t) => t <= top + 1e-9), toY, side: "left", format: yFormat, title, titleX: 2 });
+  const slot = (width - left - right) / categories.length;
+  const barWidth = (slot * 0.8) / series.length;
+  categories.forEach((category, c) => {
+    series.forEach((s, j) => {
+      const v = values[j][c];
+      const x = left + c * slot + slot * 0.1 + j * barWidth;
+      svg.append(svgEl("rect", { x, y: toY(v), width: Math.max(barWidth - 1, 1), height: toY(0) - toY(v), class: s.cls }));
+    });
+    const label = svgEl("text", { x: left + c * slot + slot / 2, y: height - bottom + 14, "text-anchor": "middle" });
+    label.textContent = category;
+    svg.append(label);
+  });
+}

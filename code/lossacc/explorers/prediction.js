@@ -10,13 +10,6 @@ function withTrueClassProbability(probs, label, p) {
   });
 }
 
-/** Index of the largest entry; ties go to the lower index, as numpy.argmax. */
-function argmax(values) {
-  let best = 0;
-  for (let j = 1; j < values.length; j += 1) if (values[j] > values[best]) best = j;
-  return best;
-}
-
 function render({ model, el: host }) {
   const { classes, examples } = model.get("data");
   const root = el("div", { class: "lx-explorer", role: "group", "aria-label": "Prediction explorer" });
