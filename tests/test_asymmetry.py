@@ -70,6 +70,23 @@ def test_four_image_effect_holds_below_the_break_even_and_breaks_above() -> None
     assert below.after.accuracy > below.before.accuracy and above.after.accuracy > above.before.accuracy
 
 
+def test_break_even_widens_as_the_right_answers_get_surer_and_has_a_small_step_limit() -> None:
+    assert break_even_wrong_probability(confident=0.6) < break_even_wrong_probability(confident=0.9) < (
+        break_even_wrong_probability(confident=0.97)
+    )
+    limit = 1 / (2 / 0.90 + 1 / 0.49)
+    assert break_even_wrong_probability(step=1e-5) == pytest.approx(limit, rel=1e-3)
+
+
+@pytest.mark.parametrize("num_classes", [2, 10])
+def test_an_epoch_of_crossing_and_drifting_raises_accuracy_and_mean_loss(num_classes: int) -> None:
+    population = make_population(num_classes)
+    a, b, g = population.true_log_odds, population.argmax_margin, population.group
+    start = population_readouts(a, b, g, [0.0, 0.0, 0.0])
+    end = population_readouts(a, b, g, [0.3, 0.5, -2.0])
+    assert end.accuracy > start.accuracy and end.mean_loss > start.mean_loss
+
+
 @pytest.mark.parametrize("num_classes", [2, 10])
 def test_population_readouts_match_library_and_torch_on_shifted_logits(num_classes: int) -> None:
     population = make_population(num_classes)
@@ -108,6 +125,8 @@ def test_few_drifters_cancel_the_loss_gain_of_many_crossers(num_classes: int) ->
     assert crossed.accuracy > start.accuracy and crossed.mean_loss < start.mean_loss
     newly_right = int(crossed.correct.sum() - start.correct.sum())
     assert count < newly_right
+    # A confident mistake's loss grows by almost one nat per logit: half the drift, about twice the drifters.
+    assert 1.7 < fewest_drifters(population, crossing, drift / 2) / count < 2.3
 
     wrong = np.flatnonzero(g == CONFIDENTLY_WRONG)
     added = log_odds_loss(a[wrong] - drift) - log_odds_loss(a[wrong])

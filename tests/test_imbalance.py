@@ -19,6 +19,7 @@ from lossacc.imbalance import (
     imbalance_readouts,
     long_tail_sample,
     make_imbalance_base,
+    model_views,
     power_law_priors,
 )
 from lossacc.metrics import accuracy, cross_entropy_from_logits, softmax
@@ -32,6 +33,13 @@ def validation():
 @pytest.fixture(scope="module")
 def models(validation):
     return fit_table_models(validation)
+
+
+@pytest.fixture(scope="module")
+def views(validation, models):
+    one_per_class = long_tail_sample(3000, seed=2, class_balanced=True)
+    calibration = long_tail_sample(1000, seed=1)
+    return {m.name: model_views(m, validation, one_per_class, calibration) for m in models}
 
 
 def test_power_law_priors() -> None:
@@ -61,10 +69,13 @@ def test_weighted_readouts_equal_metrics_on_a_repeated_validation_set() -> None:
     assert readouts.balanced_accuracy == pytest.approx(readouts.per_class_accuracy.mean())
 
 
-def test_balanced_task_makes_accuracy_and_balanced_accuracy_equal() -> None:
+def test_without_imbalance_the_bias_changes_nothing() -> None:
     base = make_imbalance_base()
-    readouts = imbalance_readouts(base.base_logits, base.labels, 1.0, 2.0)
-    assert readouts.accuracy == pytest.approx(readouts.balanced_accuracy)
+    readouts = [imbalance_readouts(base.base_logits, base.labels, 1.0, bias) for bias in (0.0, 2.0, 4.0)]
+    for r in readouts:
+        assert r.accuracy == pytest.approx(r.balanced_accuracy)
+        assert r.accuracy == readouts[0].accuracy
+        assert r.mean_loss == pytest.approx(readouts[0].mean_loss, abs=1e-12)
 
 
 def test_leaning_on_the_majority_raises_accuracy_while_loss_and_balanced_accuracy_worsen() -> None:
@@ -77,8 +88,23 @@ def test_leaning_on_the_majority_raises_accuracy_while_loss_and_balanced_accurac
     low, high = sweep[best_loss], sweep[best_accuracy]
     assert high.accuracy > low.accuracy
     assert high.mean_loss > low.mean_loss
-    assert high.balanced_accuracy < low.balanced_accuracy < sweep[0].balanced_accuracy + 0.01
+    assert high.balanced_accuracy < low.balanced_accuracy < sweep[0].balanced_accuracy
     assert high.predicted_share[0] > low.predicted_share[0]
+    assert high.per_class_accuracy[0] > low.per_class_accuracy[0]
+    assert high.per_class_accuracy[3] < low.per_class_accuracy[3] and high.per_class_loss[3] > low.per_class_loss[3]
+    # Starting from no bias, leaning on frequent classes first improves both metrics.
+    assert low.accuracy > sweep[0].accuracy and low.mean_loss < sweep[0].mean_loss
+    # The accuracy optimum sits near beta = kappa (3 here), Bayes' argmax.
+    assert abs(biases[best_accuracy] - 3.0) <= 0.3
+
+
+def test_a_calibrated_model_has_no_disagreement_window() -> None:
+    base = make_imbalance_base(confidence=1.0)
+    biases = np.linspace(0.0, 4.0, 41)
+    sweep = [imbalance_readouts(base.base_logits, base.labels, 20.0, b) for b in biases]
+    best_loss = biases[int(np.argmin([r.mean_loss for r in sweep]))]
+    best_accuracy = biases[int(np.argmax([r.accuracy for r in sweep]))]
+    assert abs(best_loss - 1.0) <= 0.2 and abs(best_accuracy - 1.0) <= 0.2
 
 
 def test_synthetic_models_land_on_the_table(validation, models) -> None:
@@ -98,17 +124,34 @@ def test_synthetic_models_have_the_stated_mechanisms(models) -> None:
     assert b.confidence > 1  # all three are over-confident
 
 
-def test_temperature_scaling_keeps_accuracy_and_makes_c_best_on_loss(validation, models) -> None:
-    calibration = long_tail_sample(1000, seed=1)
-    scaled = [replace(m, confidence=best_confidence(m, calibration)) for m in models]
-    for before, after in zip(models, scaled):
-        logits_before, logits_after = before.logits(validation), after.logits(validation)
-        assert accuracy(logits_after, validation.labels) == accuracy(logits_before, validation.labels)
-        assert cross_entropy_from_logits(logits_after, validation.labels) < cross_entropy_from_logits(
-            logits_before, validation.labels
-        )
-    losses = [cross_entropy_from_logits(m.logits(validation), validation.labels) for m in scaled]
-    assert np.argmin(losses) == 2 and losses[2] < TABLE[1].loss
+def test_model_views_agree_with_the_library(validation, models, views) -> None:
+    for m in models:
+        logits = m.logits(validation)
+        assert views[m.name].accuracy == accuracy(logits, validation.labels)
+        assert views[m.name].loss == pytest.approx(cross_entropy_from_logits(logits, validation.labels))
+        scaled = replace(m, confidence=views[m.name].scaled_confidence).logits(validation)
+        assert accuracy(scaled, validation.labels) == views[m.name].accuracy
+
+
+def test_the_views_behind_the_verdict(views) -> None:
+    a, b, c = views["A"], views["B"], views["C"]
+    # Top-1 decisions: C leads on accuracy and top-5, from the frequent classes.
+    assert c.accuracy > a.accuracy > b.accuracy and c.top5_accuracy > a.top5_accuracy > b.top5_accuracy
+    assert c.range_accuracy[0] > a.range_accuracy[0] > b.range_accuracy[0]
+    # Every class counting the same: balanced accuracy and the tail within two standard errors.
+    balanced = [v.balanced_accuracy for v in views.values()]
+    standard_error = np.sqrt(np.mean(balanced) * (1 - np.mean(balanced)) / 3000)
+    assert max(balanced) - min(balanced) < 2 * standard_error
+    tail = [v.range_accuracy[-1] for v in views.values()]
+    assert max(tail) - min(tail) < 0.01
+    # Probabilities as they are: log loss and Brier rank the models in opposite orders.
+    assert b.loss < a.loss < c.loss and c.brier < a.brier < b.brier
+    assert c.loss_wrong > a.loss_wrong > b.loss_wrong and max(v.loss_right for v in views.values()) < 0.05
+    for v in views.values():
+        assert v.mean_confidence > v.accuracy and v.ece > 0.02
+        assert v.loss == pytest.approx(v.accuracy * v.loss_right + (1 - v.accuracy) * v.loss_wrong)
+    # After temperature scaling: every loss falls far below the table, C best and B worst.
+    assert c.scaled_loss < a.scaled_loss < b.scaled_loss < min(row.loss for row in TABLE) / 1.5
 
 
 def test_best_confidence_is_a_minimum(validation, models) -> None:

@@ -16,7 +16,17 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from lossacc.metrics import FloatArray, accuracy, cross_entropy_from_logits, log_softmax
+from lossacc.asymmetry import loss_on_right_and_wrong
+from lossacc.calibration_views import brier_score, expected_calibration_error
+from lossacc.metrics import (
+    FloatArray,
+    accuracy,
+    cross_entropy_from_logits,
+    log_softmax,
+    per_example_loss_from_logits,
+    softmax,
+    top_k_accuracy,
+)
 
 IntArray = NDArray[np.int64]
 
@@ -167,7 +177,7 @@ class LongTailSample:
 def long_tail_sample(
     num_examples: int, num_classes: int = NUM_CLASSES, seed: int = 0, class_balanced: bool = False
 ) -> LongTailSample:
-    """A seeded sample from ``k`` classes with shares ``pi_c ∝ (c + 1)^-1.1``.
+    """A seeded sample from ``k`` classes with shares ``pi_c ∝ (c + 1)^-TAIL_EXPONENT``.
 
     Labels are drawn from ``pi``; with ``class_balanced`` they run through the classes in
     turn instead, so plain accuracy on the sample estimates balanced accuracy.
@@ -225,7 +235,7 @@ def _accuracy_at_lean(sample: LongTailSample, separation: float, lean: float) ->
 
 
 def lean_for_accuracy(
-    sample: LongTailSample, separation: float, target_accuracy: float, interval: tuple[float, float], steps: int = 14
+    sample: LongTailSample, separation: float, target_accuracy: float, interval: tuple[float, float], steps: int = 10
 ) -> float:
     """Smallest lean in ``interval`` reaching ``target_accuracy``, by bisection.
 
@@ -242,19 +252,19 @@ def lean_for_accuracy(
     return high
 
 
-def _loss_and_derivatives(model: SyntheticModel, sample: LongTailSample) -> tuple[float, float, float]:
-    """Mean loss ``L(kappa)`` and its first two derivatives in kappa.
+def _loss_and_derivatives(scores: FloatArray, labels: IntArray, kappa: float) -> tuple[float, float, float]:
+    """Mean loss ``L(kappa)`` of the logits ``kappa u`` and its first two derivatives in kappa.
 
-    With ``u = e + lambda ln pi`` and ``p = softmax(kappa u)``:
-    ``L' = mean_i (E_p[u_i] - u_iy)`` and ``L'' = mean_i Var_p[u_i]`` (so L is convex in kappa).
+    With ``p = softmax(kappa u)``: ``L' = mean_i (E_p[u_i] - u_iy)`` and
+    ``L'' = mean_i Var_p[u_i]`` (so L is convex in kappa).
     """
-    u = model.scores(sample)
-    log_p = log_softmax(model.confidence * u)
+    log_p = log_softmax(kappa * scores)
     p = np.exp(log_p)
-    rows = np.arange(len(sample.labels))
-    expected_u = (p * u).sum(axis=1)
-    variance_u = (p * u**2).sum(axis=1) - expected_u**2
-    return float(-log_p[rows, sample.labels].mean()), float((expected_u - u[rows, sample.labels]).mean()), float(variance_u.mean())
+    rows = np.arange(len(labels))
+    expected_u = (p * scores).sum(axis=1)
+    variance_u = (p * scores**2).sum(axis=1) - expected_u**2
+    true_u = scores[rows, labels]
+    return float(-log_p[rows, labels].mean()), float((expected_u - true_u).mean()), float(variance_u.mean())
 
 
 def confidence_for_loss(model: SyntheticModel, sample: LongTailSample, target_loss: float, start: float = 50.0) -> float:
@@ -263,10 +273,10 @@ def confidence_for_loss(model: SyntheticModel, sample: LongTailSample, target_lo
     Newton's method from a large ``start``: on the rising branch of a convex function it
     approaches the root from the right without overshooting.
     """
-    kappa = start
+    scores, kappa = model.scores(sample), start
     for _ in range(50):
-        loss, slope, _ = _loss_and_derivatives(replace(model, confidence=kappa), sample)
-        if abs(loss - target_loss) < 1e-6:
+        loss, slope, _ = _loss_and_derivatives(scores, sample.labels, kappa)
+        if abs(loss - target_loss) < 1e-5:
             return kappa
         kappa -= (loss - target_loss) / slope
     raise RuntimeError("Newton's method did not converge")
@@ -274,12 +284,12 @@ def confidence_for_loss(model: SyntheticModel, sample: LongTailSample, target_lo
 
 def best_confidence(model: SyntheticModel, sample: LongTailSample, start: float = 1.0) -> float:
     """Temperature scaling: the kappa that minimises the mean loss on ``sample`` (Newton on ``L' = 0``)."""
-    kappa = start
+    scores, kappa = model.scores(sample), start
     for _ in range(50):
-        _, slope, curvature = _loss_and_derivatives(replace(model, confidence=kappa), sample)
+        _, slope, curvature = _loss_and_derivatives(scores, sample.labels, kappa)
         step = slope / curvature
         kappa = max(kappa - step, kappa / 2)
-        if abs(step) < 1e-6:
+        if abs(step) < 1e-5:
             return kappa
     raise RuntimeError("Newton's method did not converge")
 
@@ -301,3 +311,66 @@ def fit_table_models(sample: LongTailSample, table: tuple[TableRow, ...] = TABLE
         model = SyntheticModel(row.name, separation, 1.0, lean)
         models.append(replace(model, confidence=confidence_for_loss(model, sample, row.loss)))
     return tuple(models)
+
+
+# Class-frequency ranges for the per-class view: (name, first rank, end rank).
+FREQUENCY_RANGES = (("20 most frequent", 0, 20), ("ranks 20-499", 20, 500), ("ranks 500-2999", 500, 3000))
+
+
+@dataclass(frozen=True)
+class ModelViews:
+    """What a model's validation loss and accuracy leave out, all computed on samples."""
+
+    loss: float
+    accuracy: float
+    top5_accuracy: float
+    balanced_accuracy: float
+    range_accuracy: FloatArray
+    loss_right: float
+    loss_wrong: float
+    brier: float
+    mean_confidence: float
+    ece: float
+    scaled_confidence: float
+    scaled_loss: float
+    per_example_loss: FloatArray
+    correct: NDArray[np.bool_]
+
+
+def model_views(
+    model: SyntheticModel, validation: LongTailSample, one_per_class: LongTailSample, calibration: LongTailSample
+) -> ModelViews:
+    """Loss, accuracy and the views beside them for one model.
+
+    On ``validation``: mean loss, top-1 and top-5 accuracy, accuracy in each of
+    :data:`FREQUENCY_RANGES`, mean loss on right and on wrong examples, Brier score, mean
+    top-1 confidence and ECE (10 bins). On ``one_per_class`` (one example of each class):
+    balanced accuracy. Temperature scaling: the confidence minimising the loss on
+    ``calibration`` and the validation loss with it. Right or wrong is decided by argmax,
+    with the tie rule of :func:`lossacc.metrics.accuracy` (which sorts all 3000 scores, too
+    slow to repeat here).
+    """
+    logits = model.logits(validation)
+    labels = validation.labels
+    probs = softmax(logits)
+    losses = per_example_loss_from_logits(logits, labels)
+    correct = logits.argmax(axis=1) == labels
+    loss_right, loss_wrong = loss_on_right_and_wrong(losses, correct)
+    scaled_confidence = best_confidence(model, calibration)
+    balanced_correct = model.logits(one_per_class).argmax(axis=1) == one_per_class.labels
+    return ModelViews(
+        loss=float(losses.mean()),
+        accuracy=float(correct.mean()),
+        top5_accuracy=top_k_accuracy(logits, labels, k=5),
+        balanced_accuracy=float(balanced_correct.mean()),
+        range_accuracy=np.array([correct[(labels >= lo) & (labels < hi)].mean() for _, lo, hi in FREQUENCY_RANGES]),
+        loss_right=loss_right,
+        loss_wrong=loss_wrong,
+        brier=brier_score(probs, labels),
+        mean_confidence=float(probs.max(axis=1).mean()),
+        ece=expected_calibration_error(probs, labels, num_bins=10),
+        scaled_confidence=scaled_confidence,
+        scaled_loss=cross_entropy_from_logits(replace(model, confidence=scaled_confidence).logits(validation), labels),
+        per_example_loss=losses,
+        correct=correct,
+    )
