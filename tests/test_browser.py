@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
+from lossacc.asymmetry import population_readouts, worst_share
+from lossacc.imbalance import imbalance_readouts
 from lossacc.predictions import moved_readouts
 
 pytestmark = pytest.mark.slow
@@ -59,22 +61,41 @@ def offline_page(browser, site_url: str) -> Iterator[OfflinePage]:
     context.close()
 
 
-def widget_data(page: Page, explorer_index: int = 0) -> dict:
-    """The ``data`` trait of the n-th explorer, read from the widget state embedded in the page."""
+def open_explorer(offline_page: OfflinePage, url: str) -> dict:
+    """Open a chapter, wait for its explorer to render, return the explorer's ``data`` trait.
+
+    The data is read from the widget state embedded in the page: what the JavaScript computes from.
+    """
+    page = offline_page.page
+    page.goto(url)
+    page.wait_for_selector(".lx-explorer input[type=range]", timeout=30_000)
     state = json.loads(page.locator('script[type="application/vnd.jupyter.widget-state+json"]').inner_text())
     explorers = [model["state"]["data"] for model in state["state"].values() if "data" in model["state"]]
-    return explorers[explorer_index]
+    assert len(explorers) == 1
+    return explorers[0]
 
 
 def readout(page: Page, name: str) -> float:
     return float(page.locator(f'[data-readout="{name}"]').first.get_attribute("data-value"))
 
 
+def assert_worked_offline(offline_page: OfflinePage) -> None:
+    assert offline_page.page.locator("mjx-container").count() > 0, "MathJax did not typeset the page offline"
+    assert not offline_page.blocked, f"the page tried to reach other hosts: {offline_page.blocked}"
+    assert not offline_page.failed, f"requests failed: {offline_page.failed}"
+    assert not offline_page.errors, f"JavaScript errors: {offline_page.errors}"
+
+
+def step_slider(page: Page, slider_name: str, presses: int) -> None:
+    """Move a slider with the keyboard: focus it and press the arrow key ``presses`` times (negative: down)."""
+    page.locator(f'input[data-name="{slider_name}"]').focus()
+    for _ in range(abs(presses)):
+        page.keyboard.press("ArrowUp" if presses > 0 else "ArrowDown")
+
+
 def test_prediction_explorer_matches_the_library(offline_page: OfflinePage, site_url: str) -> None:
     page = offline_page.page
-    page.goto(site_url + "chapters/02_same_accuracy_different_loss.html")
-    page.wait_for_selector(".lx-explorer input[type=range]", timeout=30_000)
-    data = widget_data(page)
+    data = open_explorer(offline_page, site_url + "chapters/02_same_accuracy_different_loss.html")
     probs = np.array([example["probs"] for example in data["examples"]])
     labels = np.array([example["label"] for example in data["examples"]])
     sliders = page.locator(".lx-explorer input[type=range]")
@@ -91,11 +112,9 @@ def test_prediction_explorer_matches_the_library(offline_page: OfflinePage, site
     positions = probs[np.arange(len(labels)), labels].round(2)
     check(positions)
 
-    # Keyboard: focus the horse's slider and step it down until it loses to the dog.
+    # Keyboard: step the first horse's slider down until it loses to the dog.
     horse = int(np.flatnonzero(labels == 2)[0])
-    sliders.nth(horse).focus()
-    for _ in range(10):
-        page.keyboard.press("ArrowDown")
+    step_slider(page, f"p{horse}", -10)
     positions[horse] = round(positions[horse] - 0.10, 2)
     check(positions)
     assert readout(page, f"predicted-{horse}") != 2, "the horse should now be predicted wrong"
@@ -105,7 +124,56 @@ def test_prediction_explorer_matches_the_library(offline_page: OfflinePage, site
     positions[0] = 0.05
     check(positions)
 
-    assert page.locator("mjx-container").count() > 0, "MathJax did not typeset the page offline"
-    assert not offline_page.blocked, f"the page tried to reach other hosts: {offline_page.blocked}"
-    assert not offline_page.failed, f"requests failed: {offline_page.failed}"
-    assert not offline_page.errors, f"JavaScript errors: {offline_page.errors}"
+    assert_worked_offline(offline_page)
+
+
+def test_population_explorer_matches_the_library(offline_page: OfflinePage, site_url: str) -> None:
+    page = offline_page.page
+    data = open_explorer(offline_page, site_url + "chapters/03_log_loss_asymmetry.html")
+    groups = len(data["group_names"])
+
+    def check(shifts: list[float]) -> None:
+        expected = population_readouts(data["true_log_odds"], data["argmax_margin"], data["group"], shifts)
+        assert readout(page, "accuracy") == pytest.approx(expected.accuracy, abs=1e-12)
+        assert readout(page, "mean-loss") == pytest.approx(expected.mean_loss, abs=1e-9)
+        assert readout(page, "worst-share") == pytest.approx(worst_share(expected.per_example_loss), abs=1e-9)
+        for g in range(groups):
+            assert readout(page, f"group-accuracy-{g}") == pytest.approx(expected.group_accuracy[g], abs=1e-12)
+            assert readout(page, f"group-loss-{g}") == pytest.approx(expected.group_mean_loss[g], abs=1e-9)
+
+    check([0.0] * groups)
+    step_slider(page, "shift1", 5)  # borderline up by 5 steps of 0.1
+    page.locator('input[data-name="shift2"]').fill("-1")
+    shifts = [0.0, 0.5, -1.0]
+    check(shifts)
+    before = readout(page, "accuracy"), readout(page, "mean-loss")
+    page.get_by_role("button", name="Reset").click()
+    check([0.0] * groups)
+    assert before[0] > readout(page, "accuracy") and before[1] > readout(page, "mean-loss"), "the chapter's claim: both rose"
+    assert_worked_offline(offline_page)
+
+
+def test_imbalance_explorer_matches_the_library(offline_page: OfflinePage, site_url: str) -> None:
+    page = offline_page.page
+    data = open_explorer(offline_page, site_url + "chapters/04_class_imbalance.html")
+    classes = len(data["classes"])
+
+    def check(ratio: float, bias: float) -> None:
+        expected = imbalance_readouts(data["base_logits"], data["labels"], ratio, bias)
+        assert readout(page, "accuracy") == pytest.approx(expected.accuracy, abs=1e-9)
+        assert readout(page, "balanced-accuracy") == pytest.approx(expected.balanced_accuracy, abs=1e-9)
+        assert readout(page, "mean-loss") == pytest.approx(expected.mean_loss, abs=1e-9)
+        for c in range(classes):
+            assert readout(page, f"prior-{c}") == pytest.approx(expected.priors[c], abs=1e-12)
+            assert readout(page, f"predicted-share-{c}") == pytest.approx(expected.predicted_share[c], abs=1e-9)
+            assert readout(page, f"class-accuracy-{c}") == pytest.approx(expected.per_class_accuracy[c], abs=1e-12)
+            assert readout(page, f"class-loss-{c}") == pytest.approx(expected.per_class_loss[c], abs=1e-9)
+
+    ratio, bias = data["ratio"]["start"], data["bias"]["start"]
+    check(ratio, bias)
+    step_slider(page, "bias", 42)  # 42 steps of 0.05
+    check(ratio, round(bias + 42 * data["bias"]["step"], 10))
+    page.locator('input[data-name="ratio"]').fill("1")
+    check(1, round(bias + 42 * data["bias"]["step"], 10))
+    assert readout(page, "accuracy") == pytest.approx(readout(page, "balanced-accuracy"), abs=1e-12)
+    assert_worked_offline(offline_page)

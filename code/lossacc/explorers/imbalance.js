@@ -13,8 +13,8 @@ function render({ model, el: host }) {
   const { classes, base_logits: baseLogits, labels, ratio, bias } = model.get("data");
   const k = classes.length;
   const root = el("div", { class: "lx-explorer", role: "group", "aria-label": "Class imbalance explorer" });
-  const ratioSlider = slider({ label: "imbalance ratio (most / least frequent class)", min: ratio.min, max: ratio.max, step: ratio.step, value: ratio.min, name: "ratio", format: (v) => `${v.toFixed(0)}:1` });
-  const biasSlider = slider({ label: "lean towards frequent classes (β)", min: bias.min, max: bias.max, step: bias.step, value: bias.min, name: "bias", format: (v) => v.toFixed(2) });
+  const ratioSlider = slider({ label: "imbalance ratio (most / least frequent class)", min: ratio.min, max: ratio.max, step: ratio.step, value: ratio.start, name: "ratio", format: (v) => `${v.toFixed(0)}:1` });
+  const biasSlider = slider({ label: "lean towards frequent classes (β)", min: bias.min, max: bias.max, step: bias.step, value: bias.start, name: "bias", format: (v) => v.toFixed(2) });
   const accuracy = readout("accuracy", "accuracy");
   const balanced = readout("balanced-accuracy", "balanced accuracy");
   const meanLoss = readout("mean-loss", "mean loss");
@@ -85,8 +85,8 @@ function render({ model, el: host }) {
   ratioSlider.input.addEventListener("input", update);
   biasSlider.input.addEventListener("input", update);
   reset.addEventListener("click", () => {
-    ratioSlider.setValue(ratio.min);
-    biasSlider.setValue(bias.min);
+    ratioSlider.setValue(ratio.start);
+    biasSlider.setValue(bias.start);
     points.length = 0;
     update();
   });

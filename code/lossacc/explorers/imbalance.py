@@ -20,10 +20,10 @@ class ImbalanceExplorer(Explorer):
         cls,
         base: ImbalanceBase,
         class_names: Sequence[str],
-        ratio_range: tuple[float, float, float] = (1, 100, 1),
-        bias_range: tuple[float, float, float] = (0.0, 2.0, 0.05),
+        ratio_slider: tuple[float, float, float, float] = (1, 100, 1, 20),
+        bias_slider: tuple[float, float, float, float] = (0.0, 5.0, 0.05, 0.0),
     ) -> "ImbalanceExplorer":
-        """Ship the base logits (rounded to 5 decimals), labels and the sliders' (min, max, step)."""
+        """Ship the base logits (rounded to 5 decimals), labels and the sliders' (min, max, step, start)."""
         if len(class_names) != base.base_logits.shape[1]:
             raise ValueError(f"need {base.base_logits.shape[1]} class names, got {len(class_names)}")
         return cls(
@@ -31,7 +31,7 @@ class ImbalanceExplorer(Explorer):
                 "classes": list(class_names),
                 "base_logits": np.round(base.base_logits, 5).tolist(),
                 "labels": base.labels.astype(int).tolist(),
-                "ratio": dict(zip(("min", "max", "step"), ratio_range)),
-                "bias": dict(zip(("min", "max", "step"), bias_range)),
+                "ratio": dict(zip(("min", "max", "step", "start"), ratio_slider)),
+                "bias": dict(zip(("min", "max", "step", "start"), bias_slider)),
             }
         )
