@@ -229,9 +229,7 @@ def separation_for_accuracy(sample: LongTailSample, target_accuracy: float) -> f
 
 
 def _accuracy_at_lean(sample: LongTailSample, separation: float, lean: float) -> float:
-    # Same value and tie rule as metrics.accuracy, without its full sort of 3000 scores per row.
-    scores = SyntheticModel("", separation, 1.0, lean).scores(sample)
-    return float((scores.argmax(axis=1) == sample.labels).mean())
+    return accuracy(SyntheticModel("", separation, 1.0, lean).scores(sample), sample.labels)
 
 
 def lean_for_accuracy(
@@ -347,8 +345,7 @@ def model_views(
     top-1 confidence and ECE (10 bins). On ``one_per_class`` (one example of each class):
     balanced accuracy. Temperature scaling: the confidence minimising the loss on
     ``calibration`` and the validation loss with it. Right or wrong is decided by argmax,
-    with the tie rule of :func:`lossacc.metrics.accuracy` (which sorts all 3000 scores, too
-    slow to repeat here).
+    with the tie rule of :func:`lossacc.metrics.accuracy`.
     """
     logits = model.logits(validation)
     labels = validation.labels

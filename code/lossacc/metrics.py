@@ -89,7 +89,9 @@ def top_k_accuracy(scores: ArrayLike, labels: ArrayLike, k: int = 1) -> float:
     y = _as_labels(labels, *s.shape)
     if not 1 <= k <= s.shape[1]:
         raise ValueError(f"k must lie in [1, {s.shape[1]}], got {k}")
-    # A stable sort on -s ranks ties by class index, matching argmax for k = 1.
+    if k == 1:
+        return float((s.argmax(axis=1) == y).mean())
+    # A stable sort on -s ranks ties by class index, as argmax does for k = 1.
     top = np.argsort(-s, axis=1, kind="stable")[:, :k]
     return float((top == y[:, None]).any(axis=1).mean())
 
