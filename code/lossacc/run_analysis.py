@@ -1,0 +1,599 @@
+"""Reading a real run: the analyses behind the chapter on the CIFAR-10 ResNet18 record.
+
+Everything here reads a :class:`~lossacc.cifar.record.CifarRecord` (or plain arrays, for the
+tests). Epochs count from 1: ``values[e - 1]`` belongs to epoch ``e``. The per-example loss is
+``l_i = -ln p(y_i | x_i)``, ``p`` the probability the model gives to the true class.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from lossacc.asymmetry import worst_share
+from lossacc.cifar.record import SUMMARY_FILE, CifarRecord, History, RecordError
+from lossacc.metrics import FloatArray
+
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+# --- which record the book shows ----------------------------------------------------------
+
+FULL_RUN_EPOCHS = 200
+
+
+def is_full_gpu_run(metadata: dict[str, Any], epochs_planned: int, epochs_recorded: int) -> bool:
+    """Whether a record is the full recipe run: on a CUDA device, all of 200 epochs."""
+    return metadata.get("device", {}).get("type") == "cuda" and epochs_planned == epochs_recorded == FULL_RUN_EPOCHS
+
+
+def book_record(records_dir: str | Path) -> Path:
+    """The record folder the chapter shows, among the sub-folders of ``records_dir`` holding a ``summary.json``.
+
+    The full GPU run (:func:`is_full_gpu_run`) wins; otherwise a complete run before an
+    incomplete one, then the one with more epochs recorded (then the folder name, for a fixed order).
+    """
+    candidates = []
+    for summary_path in sorted(Path(records_dir).glob(f"*/{SUMMARY_FILE}")):
+        summary = json.loads(summary_path.read_text())
+        planned, recorded = int(summary.get("epochs_planned", 0)), int(summary.get("epochs_recorded", 0))
+        rank = (is_full_gpu_run(summary.get("metadata", {}), planned, recorded), planned == recorded, recorded)
+        candidates.append((rank, summary_path.parent.name, summary_path.parent))
+    if not candidates:
+        raise RecordError(f"no record (a folder with {SUMMARY_FILE}) under {records_dir}")
+    return max(candidates)[2]
+
+
+@dataclass(frozen=True)
+class RunDescription:
+    """What the page says about a run, read from the record's metadata and settings."""
+
+    full_gpu_run: bool
+    device_type: str
+    device_name: str
+    dataset: str
+    dataset_description: str
+    dataset_sha256: str
+    commit: str
+    commit_dirty: bool
+    torch_version: str
+    wall_minutes: float
+    epochs: int
+    settings: dict[str, Any]
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(what, value) lines for a table on the page."""
+        s = self.settings
+        train_images = "all" if s["train_size"] is None else f"{s['train_size']:,}"
+        val_images = "all" if s["val_size"] is None else f"{s['val_size']:,}"
+        return [
+            ("device", f"{self.device_name} ({self.device_type})"),
+            ("data", f"{self.dataset}: {self.dataset_description}"),
+            ("data sha256", self.dataset_sha256),
+            ("code", f"commit {self.commit}" + (" (with uncommitted changes)" if self.commit_dirty else "")),
+            ("PyTorch", self.torch_version),
+            ("training images / validation images", f"{train_images} / {val_images}"),
+            ("model", f"ResNet18, first-stage width {s['width']}"),
+            (
+                "optimiser",
+                f"SGD, lr {s['lr']}, momentum {s['momentum']}{' (Nesterov)' if s['nesterov'] else ''}, "
+                f"weight decay {s['weight_decay']}, batch {s['batch_size']}",
+            ),
+            ("schedule", f"{self.epochs} epochs, lr x{s['lr_decay']} after epochs {', '.join(map(str, s['milestones']))}"),
+            ("augmentation", f"random crop (padding {s['crop_padding']})" + (" and horizontal flip" if s["hflip"] else "")),
+            ("seed", str(s["seed"])),
+            ("training time", f"{self.wall_minutes:.1f} minutes"),
+        ]
+
+
+def describe_run(record: CifarRecord) -> RunDescription:
+    """The run's device, data, code and settings, as the record states them."""
+    meta = record.metadata
+    dataset = meta["dataset"]
+    return RunDescription(
+        full_gpu_run=is_full_gpu_run(meta, record.epochs_planned, record.epochs_recorded),
+        device_type=meta["device"]["type"],
+        device_name=meta["device"]["name"],
+        dataset=dataset["name"],
+        dataset_description=dataset["description"] or f"{dataset['source']} ({dataset['layout']})",
+        dataset_sha256=dataset["sha256"],
+        commit=str(meta["commit"]),
+        commit_dirty=bool(meta["commit_dirty"]),
+        torch_version=meta["torch_version"],
+        wall_minutes=float(meta["wall_seconds"]) / 60,
+        epochs=record.epochs_recorded,
+        settings=record.settings,
+    )
+
+
+# --- regimes of the curves ----------------------------------------------------------------
+
+
+def lr_drops(lr: ArrayLike) -> IntArray:
+    """Epochs ``e`` that train with a smaller learning rate than epoch ``e - 1``: ``lr_e < lr_{e-1}``."""
+    rates = np.asarray(lr, dtype=np.float64)
+    return np.flatnonzero(rates[1:] < rates[:-1]).astype(np.int64) + 2
+
+
+def lr_phases(lr: ArrayLike) -> list[tuple[int, int]]:
+    """(first, last) epoch of each stretch of constant learning rate."""
+    rates = np.asarray(lr, dtype=np.float64)
+    starts = [1, *(np.flatnonzero(rates[1:] != rates[:-1]) + 2).tolist()]
+    ends = [s - 1 for s in starts[1:]] + [len(rates)]
+    return list(zip(starts, ends))
+
+
+def smooth_within_phases(values: ArrayLike, lr: ArrayLike, window: int) -> FloatArray:
+    """Centred moving average ``s_e = mean{v_j : |j - e| <= window // 2, j in e's phase}``.
+
+    The window never reaches across a learning-rate change, so a drop stays a step; it shrinks
+    at the ends of each phase. ``window = 1`` returns the values.
+    """
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be a positive odd number of epochs, got {window}")
+    v = np.asarray(values, dtype=np.float64)
+    half = window // 2
+    smoothed = np.empty_like(v)
+    for first, last in lr_phases(lr):
+        for e in range(first, last + 1):
+            smoothed[e - 1] = v[max(first, e - half) - 1 : min(last, e + half)].mean()
+    return smoothed
+
+
+@dataclass(frozen=True)
+class Regime:
+    """Epochs ``first`` to ``last`` (inclusive) of one regime of the curves."""
+
+    kind: str
+    first: int
+    last: int
+
+    @property
+    def epochs(self) -> int:
+        return self.last - self.first + 1
+
+
+OVERFITTING = "validation loss up, training loss down"
+RECOVERY = "recovery after a learning-rate drop"
+ACCURACY_UP_LOSS_UP = "validation loss up, validation accuracy up"
+
+
+def runs_of(mask: ArrayLike, kind: str, min_epochs: int = 1) -> list[Regime]:
+    """Maximal stretches of consecutive epochs where ``mask`` holds, at least ``min_epochs`` long."""
+    flags = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
+    edges = np.flatnonzero(flags[1:] != flags[:-1])
+    return [Regime(kind, int(a) + 1, int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_epochs]
+
+
+def trend(values: ArrayLike, lr: ArrayLike, window: int) -> FloatArray:
+    """Epoch-to-epoch change of the smoothed curve, ``s_e - s_{e-1}`` (NaN at epoch 1)."""
+    smoothed = smooth_within_phases(values, lr, window)
+    return np.concatenate([[np.nan], np.diff(smoothed)])
+
+
+def find_regimes(
+    lr: ArrayLike,
+    train_loss: ArrayLike,
+    val_loss: ArrayLike,
+    val_acc: ArrayLike,
+    window: int = 3,
+    min_epochs: int = 2,
+) -> list[Regime]:
+    """Locate the three regimes of the chapter on per-epoch curves, smoothed with :func:`trend`.
+
+    - :data:`OVERFITTING`: stretches where ``Δ val_loss > 0`` and ``Δ train_loss < 0``;
+    - :data:`RECOVERY`: after each drop at epoch ``d`` with ``val_loss_d < val_loss_{d-1}``, the
+      epochs ``d .. m``, ``m`` the epoch of least smoothed validation loss in ``d``'s phase;
+    - :data:`ACCURACY_UP_LOSS_UP`: stretches where ``Δ val_loss > 0`` and ``Δ val_acc > 0``.
+
+    Stretches shorter than ``min_epochs`` are noise and left out (a recovery is kept at any length).
+    """
+    val = np.asarray(val_loss, dtype=np.float64)
+    loss_up = trend(val, lr, window) > 0
+    regimes = runs_of(loss_up & (trend(train_loss, lr, window) < 0), OVERFITTING, min_epochs)
+    smoothed_val = smooth_within_phases(val, lr, window)
+    phase_end = {first: last for first, last in lr_phases(lr)}
+    for drop in lr_drops(lr):
+        if val[drop - 1] < val[drop - 2]:
+            lowest = int(drop) + int(np.argmin(smoothed_val[drop - 1 : phase_end[drop]]))
+            regimes.append(Regime(RECOVERY, int(drop), lowest))
+    regimes += runs_of(loss_up & (trend(val_acc, lr, window) > 0), ACCURACY_UP_LOSS_UP, min_epochs)
+    return regimes
+
+
+def find_record_regimes(history: History, window: int = 3, min_epochs: int = 2) -> list[Regime]:
+    """:func:`find_regimes` on a record's history, with the clean training loss (eval mode, no
+    augmentation): the same model as the validation loss, so that a rise of both (noise of a
+    large learning rate) does not count as overfitting."""
+    return find_regimes(history.lr, history.train_eval_loss, history.val_loss, history.val_acc, window, min_epochs)
+
+
+# --- why the training loss can sit above the validation loss ------------------------------
+
+
+@dataclass(frozen=True)
+class TrainLossGap:
+    """Per epoch, the reported training loss against the same model's clean training loss.
+
+    ``gap = train_loss - train_eval_loss`` splits as ``lag + augmentation_and_mode`` with
+    ``lag_e = (train_eval_loss_{e-1} - train_eval_loss_e) / 2``: the running mean averages the
+    models along the epoch, whose clean loss is (if it falls linearly) the midpoint of the
+    epoch's two ends. The rest is augmentation and train-mode batch norm. ``lag`` is NaN at epoch 1.
+    """
+
+    gap: FloatArray
+    lag: FloatArray
+    augmentation_and_mode: FloatArray
+    train_above_val: BoolArray
+    clean_train_below_val: BoolArray
+
+
+def train_loss_gap(history: History) -> TrainLossGap:
+    """:class:`TrainLossGap` from a record's history."""
+    gap = history.train_loss - history.train_eval_loss
+    lag = np.concatenate([[np.nan], -np.diff(history.train_eval_loss) / 2])
+    return TrainLossGap(
+        gap=gap,
+        lag=lag,
+        augmentation_and_mode=gap - lag,
+        train_above_val=history.train_loss > history.val_loss,
+        clean_train_below_val=history.train_eval_loss < history.val_loss,
+    )
+
+
+# --- the change of the mean loss, example by example --------------------------------------
+
+LOSS_CHANGE_GROUPS = (
+    "became right",
+    "became wrong",
+    "stayed right, surer",
+    "stayed right, less sure",
+    "stayed wrong, more wrong",
+    "stayed wrong, less wrong",
+)
+
+
+@dataclass(frozen=True)
+class LossChange:
+    """The change of the mean loss between two epochs, split into :data:`LOSS_CHANGE_GROUPS`.
+
+    With ``Δl_i = l_i(to) - l_i(from)`` and ``n`` examples, group ``g`` contributes
+    ``C_g = (1/n) sum_{i in g} Δl_i``; the groups partition the examples, so
+    ``sum_g C_g = mean l(to) - mean l(from)``. "Surer" and "more wrong" mean that ``p`` of the
+    true class rose and fell (``Δl < 0`` and ``Δl > 0``); an unchanged loss counts as "less sure"
+    or "less wrong" and contributes nothing.
+    """
+
+    mean_loss_from: float
+    mean_loss_to: float
+    accuracy_from: float
+    accuracy_to: float
+    group: IntArray
+    count: IntArray
+    contribution: FloatArray
+
+    @property
+    def total(self) -> float:
+        """``mean l(to) - mean l(from)``."""
+        return self.mean_loss_to - self.mean_loss_from
+
+    @property
+    def mean_change(self) -> FloatArray:
+        """Mean ``Δl`` within each group (NaN for an empty group)."""
+        with np.errstate(invalid="ignore"):
+            return self.contribution * len(self.group) / self.count
+
+
+def loss_change_by_group(
+    loss_from: ArrayLike, loss_to: ArrayLike, correct_from: ArrayLike, correct_to: ArrayLike
+) -> LossChange:
+    """Split ``mean l(to) - mean l(from)`` into the contributions of :data:`LOSS_CHANGE_GROUPS`."""
+    before = np.asarray(loss_from, dtype=np.float64)
+    after = np.asarray(loss_to, dtype=np.float64)
+    right_before = np.asarray(correct_from, dtype=bool)
+    right_after = np.asarray(correct_to, dtype=bool)
+    change = after - before
+    group = np.select(
+        [
+            ~right_before & right_after,
+            right_before & ~right_after,
+            right_before & (change < 0),
+            right_before,
+            change > 0,
+        ],
+        [0, 1, 2, 3, 4],
+        default=5,
+    ).astype(np.int64)
+    groups = len(LOSS_CHANGE_GROUPS)
+    return LossChange(
+        mean_loss_from=float(before.mean()),
+        mean_loss_to=float(after.mean()),
+        accuracy_from=float(right_before.mean()),
+        accuracy_to=float(right_after.mean()),
+        group=group,
+        count=np.bincount(group, minlength=groups).astype(np.int64),
+        contribution=np.bincount(group, weights=change, minlength=groups) / len(change),
+    )
+
+
+def record_loss_change(record: CifarRecord, epoch_from: int, epoch_to: int) -> LossChange:
+    """:func:`loss_change_by_group` on the validation set between two epochs of a record."""
+    correct = record.val_correct
+    return loss_change_by_group(
+        record.val_loss[epoch_from - 1], record.val_loss[epoch_to - 1], correct[epoch_from - 1], correct[epoch_to - 1]
+    )
+
+
+def worst_share_of_change(loss_from: ArrayLike, loss_to: ArrayLike, fraction: float = 0.01) -> float:
+    """Share of the summed loss change carried by the most confidently wrong examples at the end.
+
+    ``W`` = the ``ceil(fraction * n)`` examples of largest ``l(to)`` (least ``p``);
+    the share is ``sum_{i in W} Δl_i / sum_i Δl_i`` (above 1 when the others improved on balance).
+    """
+    before = np.asarray(loss_from, dtype=np.float64)
+    after = np.asarray(loss_to, dtype=np.float64)
+    worst = np.argsort(-after, kind="stable")[: int(np.ceil(fraction * len(after)))]
+    change = after - before
+    return float(change[worst].sum() / change.sum())
+
+
+def accuracy_up_loss_up_epochs(record: CifarRecord) -> tuple[int, int]:
+    """The pair of epochs the chapter compares: the thumbnails' reference epoch (least mean
+    validation loss) and the last epoch, which the record's example images were chosen between."""
+    return record.thumbnail_reference_epoch, record.epochs_recorded
+
+
+# --- what a learning-rate drop changes ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DropEffect:
+    """Between epoch ``drop - 1`` (last at the old rate) and ``drop`` (first at the new one):
+    ``change``, the loss split by group (its first two groups count the examples crossing each
+    way), and ``usual``, the same split for the epoch pairs just before, at the old rate."""
+
+    drop: int
+    lr_before: float
+    lr_after: float
+    change: LossChange
+    usual: tuple[LossChange, ...]
+
+    @property
+    def became_right(self) -> int:
+        return int(self.change.count[0])
+
+    @property
+    def became_wrong(self) -> int:
+        return int(self.change.count[1])
+
+    @property
+    def usual_count(self) -> FloatArray:
+        """Examples per group, averaged over the usual epoch pairs."""
+        return np.mean([usual.count for usual in self.usual], axis=0)
+
+    @property
+    def usual_contribution(self) -> FloatArray:
+        """Contribution of each group, averaged over the usual epoch pairs."""
+        return np.mean([usual.contribution for usual in self.usual], axis=0)
+
+
+def drop_effects(record: CifarRecord, baseline: int = 3) -> list[DropEffect]:
+    """A :class:`DropEffect` for each learning-rate drop, with up to ``baseline`` usual epoch
+    pairs (a phase must span two epochs for one to exist)."""
+    lr = record.history.lr
+    phase_start = {last + 1: first for first, last in lr_phases(lr)}
+    return [
+        DropEffect(
+            drop=drop,
+            lr_before=float(lr[drop - 2]),
+            lr_after=float(lr[drop - 1]),
+            change=record_loss_change(record, drop - 1, drop),
+            usual=tuple(
+                record_loss_change(record, e - 1, e) for e in range(max(phase_start[drop] + 1, drop - baseline), drop)
+            ),
+        )
+        for drop in lr_drops(lr).tolist()
+    ]
+
+
+# --- temperature scaling and the choice of checkpoint ---------------------------------------
+
+
+@dataclass(frozen=True)
+class ScalingEffect:
+    """Held-out validation loss between two epochs, raw and after temperature scaling.
+
+    ``share_undone = 1 - (L_T(to) - L_T(from)) / (L(to) - L(from))``: the part of the raw
+    rise that dividing the logits by the fitted temperature removes.
+    """
+
+    epoch_from: int
+    epoch_to: int
+    raw_from: float
+    raw_to: float
+    scaled_from: float
+    scaled_to: float
+    temperature_from: float
+    temperature_to: float
+
+    @property
+    def share_undone(self) -> float:
+        return 1 - (self.scaled_to - self.scaled_from) / (self.raw_to - self.raw_from)
+
+
+def scaling_effect(history: History, epoch_from: int, epoch_to: int) -> ScalingEffect:
+    """:class:`ScalingEffect` from a record's history."""
+    a, b = epoch_from - 1, epoch_to - 1
+    return ScalingEffect(
+        epoch_from=epoch_from,
+        epoch_to=epoch_to,
+        raw_from=float(history.val_heldout_loss[a]),
+        raw_to=float(history.val_heldout_loss[b]),
+        scaled_from=float(history.val_heldout_loss_scaled[a]),
+        scaled_to=float(history.val_heldout_loss_scaled[b]),
+        temperature_from=float(history.temperature[a]),
+        temperature_to=float(history.temperature[b]),
+    )
+
+
+@dataclass(frozen=True)
+class CheckpointChoice:
+    """The epoch a selection rule keeps, its metrics, and what it gives up against the best
+    epoch of each metric (``*_cost >= 0``; 0 where the rule's epoch is the best)."""
+
+    rule: str
+    epoch: int
+    val_loss: float
+    val_acc: float
+    val_ece: float
+    scaled_loss: float
+    loss_cost: float
+    accuracy_cost: float
+    scaled_loss_cost: float
+
+
+def checkpoint_choices(history: History) -> list[CheckpointChoice]:
+    """Epochs kept by lowest validation loss, highest validation accuracy, lowest held-out loss
+    after temperature scaling, and the last epoch (ties go to the earliest epoch)."""
+    picks = {
+        "lowest validation loss": int(np.nanargmin(history.val_loss)),
+        "highest validation accuracy": int(np.nanargmax(history.val_acc)),
+        "lowest loss after temperature scaling": int(np.nanargmin(history.val_heldout_loss_scaled)),
+        "last epoch": len(history.epoch) - 1,
+    }
+    best_loss, best_acc = np.nanmin(history.val_loss), np.nanmax(history.val_acc)
+    best_scaled = np.nanmin(history.val_heldout_loss_scaled)
+    return [
+        CheckpointChoice(
+            rule=rule,
+            epoch=i + 1,
+            val_loss=float(history.val_loss[i]),
+            val_acc=float(history.val_acc[i]),
+            val_ece=float(history.val_ece[i]),
+            scaled_loss=float(history.val_heldout_loss_scaled[i]),
+            loss_cost=float(history.val_loss[i] - best_loss),
+            accuracy_cost=float(best_acc - history.val_acc[i]),
+            scaled_loss_cost=float(history.val_heldout_loss_scaled[i] - best_scaled),
+        )
+        for rule, i in picks.items()
+    ]
+
+
+# --- one epoch at a glance: the explorer and its Python twin --------------------------------
+
+HISTOGRAM_BINS = 20
+
+
+def probability_bin(true_class_prob: ArrayLike, bins: int = HISTOGRAM_BINS) -> IntArray:
+    """Equal-width bin of ``p`` on [0, 1]: ``min(floor(p * bins), bins - 1)``."""
+    p = np.asarray(true_class_prob, dtype=np.float64)
+    return np.minimum(np.floor(p * bins), bins - 1).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class EpochHistograms:
+    """Per epoch and bin of ``p`` (:func:`probability_bin`), shape ``(E, bins)``: how many
+    examples are right and wrong, and their summed losses."""
+
+    right_count: IntArray
+    wrong_count: IntArray
+    right_loss: FloatArray
+    wrong_loss: FloatArray
+
+
+def epoch_histograms(record: CifarRecord, bins: int = HISTOGRAM_BINS) -> EpochHistograms:
+    """:class:`EpochHistograms` of a record's validation set."""
+    loss = record.val_loss.astype(np.float64)
+    flat = (np.arange(record.epochs_recorded)[:, None] * bins + probability_bin(np.exp(-loss), bins)).ravel()
+    right = record.val_correct.ravel()
+    shape = (record.epochs_recorded, bins)
+
+    def tally(weights: FloatArray | None, mask: BoolArray) -> FloatArray:
+        return np.bincount(flat[mask], weights=None if weights is None else weights[mask], minlength=shape[0] * bins).reshape(shape)
+
+    return EpochHistograms(
+        right_count=tally(None, right).astype(np.int64),
+        wrong_count=tally(None, ~right).astype(np.int64),
+        right_loss=tally(loss.ravel(), right),
+        wrong_loss=tally(loss.ravel(), ~right),
+    )
+
+
+@dataclass(frozen=True)
+class EpochReadouts:
+    """What the epoch explorer shows for one epoch (:func:`epoch_readouts` computes it)."""
+
+    epoch: int
+    lr: float
+    accuracy: float
+    mean_loss: float
+    wrong_loss_share: float
+    worst_share: float
+    temperature: float
+    heldout_loss: float
+    heldout_loss_scaled: float
+    right_count: IntArray
+    wrong_count: IntArray
+
+
+def epoch_readouts(record: CifarRecord, epoch: int, bins: int = HISTOGRAM_BINS) -> EpochReadouts:
+    """Accuracy, mean loss ``(1/n) sum_i l_i``, the share of the summed loss on wrong answers,
+    the share carried by the worst 1%, the fitted temperature, the held-out loss before and
+    after scaling, and the histogram of ``p`` split into right and wrong, after ``epoch``."""
+    loss = record.val_loss[epoch - 1].astype(np.float64)
+    right = record.val_correct[epoch - 1]
+    which = probability_bin(np.exp(-loss), bins)
+    h = record.history
+    return EpochReadouts(
+        epoch=epoch,
+        lr=float(h.lr[epoch - 1]),
+        accuracy=float(right.mean()),
+        mean_loss=float(loss.mean()),
+        wrong_loss_share=float(loss[~right].sum() / loss.sum()),
+        worst_share=worst_share(loss, 0.01),
+        temperature=float(h.temperature[epoch - 1]),
+        heldout_loss=float(h.val_heldout_loss[epoch - 1]),
+        heldout_loss_scaled=float(h.val_heldout_loss_scaled[epoch - 1]),
+        right_count=np.bincount(which[right], minlength=bins).astype(np.int64),
+        wrong_count=np.bincount(which[~right], minlength=bins).astype(np.int64),
+    )
+
+
+# --- example images -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExampleChange:
+    """One validation image between two epochs: its pixels, classes and true-class probability."""
+
+    image: NDArray[np.uint8]
+    true_class: str
+    predicted_from: str
+    predicted_to: str
+    prob_from: float
+    prob_to: float
+
+
+def example_changes(record: CifarRecord, group: str, epoch_from: int, epoch_to: int, count: int) -> list[ExampleChange]:
+    """The first ``count`` thumbnails of ``group`` (see :data:`lossacc.cifar.record.THUMBNAIL_GROUPS`)."""
+    names, thumbnails = record.classes, record.thumbnails
+    p = record.true_class_prob
+    rows = []
+    for t in np.flatnonzero(thumbnails.group == group)[:count]:
+        i = int(thumbnails.val_position[t])
+        rows.append(
+            ExampleChange(
+                image=thumbnails.images[t],
+                true_class=names[record.val_labels[i]],
+                predicted_from=names[record.val_pred[epoch_from - 1, i]],
+                predicted_to=names[record.val_pred[epoch_to - 1, i]],
+                prob_from=float(p[epoch_from - 1, i]),
+                prob_to=float(p[epoch_to - 1, i]),
+            )
+        )
+    return rows
