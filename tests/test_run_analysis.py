@@ -345,3 +345,19 @@ def test_book_record_needs_a_record(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(RecordError):
         book_record(tmp_path)
+
+
+def test_epoch_explorer_ships_the_histograms_and_stays_small() -> None:
+    from lossacc.explorers import EpochExplorer
+
+    record = make_record(epochs=6, n=2000)
+    data = EpochExplorer.from_record(record, start_epoch=3).data
+    histograms = epoch_histograms(record)
+    assert data["start"] == 3 and data["n"] == 2000 and data["drops"] == [4]
+    assert data["right_count"] == histograms.right_count.tolist()
+    np.testing.assert_allclose(data["wrong_loss"], histograms.wrong_loss, atol=5e-4)
+    readouts = epoch_readouts(record, 5)
+    assert sum(data["right_count"][4]) / data["n"] == readouts.accuracy
+    assert data["worst_share"][4] == pytest.approx(readouts.worst_share, abs=1e-6)
+    per_epoch = len(json.dumps(data, allow_nan=False)) / 6
+    assert per_epoch < 800, "200 epochs must stay well under the page budget of 300 kB"

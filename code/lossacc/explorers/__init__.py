@@ -1,8 +1,9 @@
 """The book's explorers: widgets that compute in the browser (see :mod:`lossacc.explorers.base`)."""
 
 from lossacc.explorers.base import Explorer, explorer_module
+from lossacc.explorers.epochs import EpochExplorer
 from lossacc.explorers.imbalance import ImbalanceExplorer
 from lossacc.explorers.population import PopulationExplorer
 from lossacc.explorers.prediction import PredictionExplorer
 
-__all__ = ["Explorer", "ImbalanceExplorer", "PopulationExplorer", "PredictionExplorer", "explorer_module"]
+__all__ = ["EpochExplorer", "Explorer", "ImbalanceExplorer", "PopulationExplorer", "PredictionExplorer", "explorer_module"]
