@@ -22,7 +22,7 @@ each validation image's loss and predicted class.
 The default is the recipe of the question behind the book: SGD, learning rate 0.1, Nesterov
 momentum 0.9, weight decay 1e-4, batch 128, learning rate x0.2 after epochs 60, 120 and 160,
 200 epochs, random crop (padding 4) and horizontal flip, full-width ResNet18 (a GPU job).
---preset cpu-laptop is a small version that finishes in about 8 minutes on a 2-core laptop.
+--preset cpu-laptop is a small version that finishes in under 10 minutes on a 2-core laptop.
 Any flag below overrides the preset.
 
 A checkpoint is saved after every epoch. Run the same command again after an interruption

@@ -142,17 +142,11 @@ class TrainConfig:
 PRESETS: dict[str, TrainConfig] = {
     # The recipe of the question behind the book: full CIFAR-10, ResNet18, 200 epochs.
     "recipe": TrainConfig(),
-    # A laptop-sized run (about 8 minutes on 2 CPU cores): a quarter-width ResNet18 on 5,000
-    # training images, 24 epochs with the learning rate cut by 0.2 after epochs 12 and 18,
-    # scored on the full 10,000-image test set. No weight decay, so it overfits within budget.
-    "cpu-laptop": TrainConfig(
-        epochs=24,
-        milestones=(12, 18),
-        weight_decay=0.0,
-        width=16,
-        train_size=5_000,
-        train_eval_size=5_000,
-    ),
+    # A laptop-sized run (about 7 minutes on 2 CPU cores): a quarter-width ResNet18 on a
+    # class-balanced 2,000 of the training images, 50 epochs with the learning rate cut by 0.2
+    # after epochs 20 and 35, scored on the full 10,000-image test set. Everything else is the
+    # recipe. The small training set is what lets the network fit it, and overfit, in 50 epochs.
+    "cpu-laptop": TrainConfig(epochs=50, milestones=(20, 35), width=16, train_size=2_000),
 }
 
 
