@@ -102,6 +102,9 @@ def test_smoothing_removes_noise_but_keeps_the_regimes() -> None:
     assert len(overfitting) == 3
     for (first, last), (true_first, true_last) in zip(overfitting, [(6, 10), (14, 20), (23, 30)]):
         assert abs(first - true_first) <= 1 and last == true_last
+    recoveries = [(r.first, r.last) for r in smoothed if r.kind == RECOVERY]
+    assert [first for first, _ in recoveries] == [11, 21]
+    assert all(abs(last - true_last) <= 1 for (_, last), true_last in zip(recoveries, [13, 22]))
 
 
 def test_record_regimes_judge_overfitting_by_the_clean_training_loss() -> None:

@@ -188,7 +188,8 @@ def find_regimes(
 
     - :data:`OVERFITTING`: stretches where ``Δ val_loss > 0`` and ``Δ train_loss < 0``;
     - :data:`RECOVERY`: after each drop at epoch ``d`` with ``val_loss_d < val_loss_{d-1}``, the
-      epochs ``d .. m``, ``m`` the epoch of least smoothed validation loss in ``d``'s phase;
+      epochs ``d .. m``, ``m`` the epoch of least validation loss in ``d``'s phase (unsmoothed:
+      a minimum is a property of the whole phase, and a window cut at the phase start would bias it);
     - :data:`ACCURACY_UP_LOSS_UP`: stretches where ``Δ val_loss > 0`` and ``Δ val_acc > 0``.
 
     Stretches shorter than ``min_epochs`` are noise and left out (a recovery is kept at any length).
@@ -196,12 +197,10 @@ def find_regimes(
     val = np.asarray(val_loss, dtype=np.float64)
     loss_up = trend(val, lr, window) > 0
     regimes = runs_of(loss_up & (trend(train_loss, lr, window) < 0), OVERFITTING, min_epochs)
-    smoothed_val = smooth_within_phases(val, lr, window)
-    phase_end = {first: last for first, last in lr_phases(lr)}
-    for drop in lr_drops(lr):
+    phase_end = dict(lr_phases(lr))
+    for drop in lr_drops(lr).tolist():
         if val[drop - 1] < val[drop - 2]:
-            lowest = int(drop) + int(np.argmin(smoothed_val[drop - 1 : phase_end[drop]]))
-            regimes.append(Regime(RECOVERY, int(drop), lowest))
+            regimes.append(Regime(RECOVERY, drop, drop + int(np.argmin(val[drop - 1 : phase_end[drop]]))))
     regimes += runs_of(loss_up & (trend(val_acc, lr, window) > 0), ACCURACY_UP_LOSS_UP, min_epochs)
     return regimes
 
