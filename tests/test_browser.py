@@ -177,3 +177,37 @@ def test_imbalance_explorer_matches_the_library(offline_page: OfflinePage, site_
     check(1, round(bias + 42 * data["bias"]["step"], 10))
     assert readout(page, "accuracy") == pytest.approx(readout(page, "balanced-accuracy"), abs=1e-12)
     assert_worked_offline(offline_page)
+
+
+def test_epoch_explorer_matches_the_library(offline_page: OfflinePage, site_url: str) -> None:
+    from lossacc.cifar.record import load_record
+    from lossacc.run_analysis import book_record, epoch_readouts
+
+    from conftest import ROOT
+
+    page = offline_page.page
+    data = open_explorer(offline_page, site_url + "chapters/05_reading_a_real_run.html")
+    record = load_record(book_record(ROOT / "records"))
+    assert len(data["lr"]) == record.epochs_recorded
+
+    def check(epoch: int) -> None:
+        expected = epoch_readouts(record, epoch)
+        assert readout(page, "learning-rate") == expected.lr
+        assert readout(page, "accuracy") == pytest.approx(expected.accuracy, abs=1e-12)
+        # The page sums losses shipped to 3 decimals per histogram bin.
+        assert readout(page, "mean-loss") == pytest.approx(expected.mean_loss, abs=1e-5)
+        assert readout(page, "wrong-loss-share") == pytest.approx(expected.wrong_loss_share, abs=1e-5)
+        assert readout(page, "worst-share") == pytest.approx(expected.worst_share, abs=1e-6)
+        assert readout(page, "temperature") == pytest.approx(expected.temperature, abs=1e-4)
+        assert readout(page, "heldout-loss") == pytest.approx(expected.heldout_loss, abs=1e-6)
+        assert readout(page, "heldout-loss-scaled") == pytest.approx(expected.heldout_loss_scaled, abs=1e-6)
+
+    epoch = data["start"]
+    check(epoch)
+    step_slider(page, "epoch", -3)
+    check(epoch - 3)
+    page.locator('input[data-name="epoch"]').fill("1")
+    check(1)
+    step_slider(page, "epoch", 1)
+    check(2)
+    assert_worked_offline(offline_page)
