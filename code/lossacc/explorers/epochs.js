@@ -45,12 +45,12 @@ function render({ model, el: host }) {
   );
   host.append(root);
 
-  // One y scale for every epoch, so that bars compare across epochs: the tallest bar
-  // outside the last bin (p >= 0.95, where the sure right answers pile up) sets it.
-  let tallest = 1;
-  data.right_count.forEach((rightCounts, e) => {
-    for (let b = 0; b < data.bins - 1; b += 1) tallest = Math.max(tallest, rightCounts[b] + data.wrong_count[e][b]);
-  });
+  // One y scale for every epoch, so that bars compare across epochs. It is set by the tallest
+  // bar outside the last bin (p >= 0.95, where the sure right answers pile up) in a typical
+  // epoch (the median over epochs), so that the first, unsettled epochs do not flatten the rest.
+  const tallestPerEpoch = data.right_count.map((rightCounts, e) =>
+    Math.max(1, ...rightCounts.slice(0, -1).map((count, b) => count + data.wrong_count[e][b])));
+  const tallest = 1.2 * [...tallestPerEpoch].sort((a, b) => a - b)[Math.floor(epochs / 2)];
 
   function update() {
     const epoch = Number(epochSlider.input.value);
