@@ -124,7 +124,9 @@ def download_official(destination: Path, url: str = OFFICIAL_URL, sha256: str = 
         digest = hashlib.sha256()
         with urllib.request.urlopen(url, timeout=60) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {destination.name}") as bar:
+            with tqdm(
+                total=total, unit="B", unit_scale=True, desc=f"downloading {destination.name}", disable=None
+            ) as bar:
                 for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
                     digest.update(block)
@@ -206,7 +208,7 @@ def _decode(path: Path, sha256: str, progress: bool) -> CifarData:
     images: dict[tuple[str, str, str], UInt8Array] = {}
     members = _folder_members(path) if path.is_dir() else _tar_members(path)
     for name, payload in tqdm(
-        members, desc=f"decoding {path.name}", unit=" files", disable=not progress, mininterval=1.0
+        members, desc=f"decoding {path.name}", unit=" files", disable=None if progress else True, mininterval=1.0
     ):
         batch = _PYTHON_BATCH.search(name)
         image = _IMAGE_PATH.match(name)

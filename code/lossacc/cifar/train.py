@@ -156,6 +156,7 @@ class RunOptions:
 
     ``resume``: ``"auto"`` continues a checkpoint with the same settings and starts afresh
     when there is none; ``"require"`` insists on a checkpoint; ``"restart"`` discards one.
+    ``progress``: progress bars (when stderr is a terminal) and one line per epoch on stdout.
     ``eval_batch_size=None`` picks 1000 on a GPU and 125 on a CPU (where big batches are slower).
     ``stop_after_epochs`` and ``time_budget_seconds`` end a session early and cleanly (before
     an epoch that would overrun the budget, judged by the last epoch's time); run again to go on.
@@ -321,7 +322,9 @@ def train_one_epoch(
     loss_sum = torch.zeros((), device=runtime.device)
     correct = torch.zeros((), device=runtime.device, dtype=torch.long)
     starts = range(0, count, config.batch_size)
-    for step, start in enumerate(tqdm(starts, desc=f"epoch {epoch}", leave=False, disable=not progress, unit="batch")):
+    for step, start in enumerate(
+        tqdm(starts, desc=f"epoch {epoch}", leave=False, disable=None if progress else True, unit="batch")
+    ):
         index = order[start : start + config.batch_size]
         batch = random_crop_flip(images[index], config.crop_padding, config.hflip, generator)
         targets = labels[index]
@@ -411,7 +414,11 @@ def train(
     state.sessions.append(session)
     session_start = time.perf_counter()
     epochs_bar = tqdm(
-        total=config.epochs, initial=state.epochs_done, desc="epochs", unit="epoch", disable=not options.progress
+        total=config.epochs,
+        initial=state.epochs_done,
+        desc="epochs",
+        unit="epoch",
+        disable=None if options.progress else True,
     )
     with epochs_bar:
         while state.epochs_done < config.epochs:

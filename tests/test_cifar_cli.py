@@ -1,0 +1,100 @@
+"""The ``lossacc-train`` command, run as a separate process: help, one-line errors, a tiny run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lossacc.cifar.record import load_record
+from lossacc.cifar.synthetic import synthetic_cifar, write_python_release, write_tar_gz
+
+TINY_RUN = [
+    "--epochs",
+    "2",
+    "--milestones",
+    "1",
+    "--width",
+    "4",
+    "--batch-size",
+    "16",
+    "--train-eval-size",
+    "40",
+    "--device",
+    "cpu",
+    "--quiet",
+]
+
+
+def run_cli(*arguments: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lossacc.cifar", *map(str, arguments)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lossacc-train: error:") and message in lines[0], result.stderr
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("data")
+    return write_tar_gz(write_python_release(synthetic_cifar(8, 4, seed=0), folder / "release"), folder / "toy.tar.gz")
+
+
+def test_help_explains_the_command(tmp_path: Path) -> None:
+    result = run_cli("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    for phrase in (
+        "Nesterov momentum 0.9",
+        "--preset",
+        "cpu-laptop",
+        "--data PATH",
+        "--resume",
+        "--restart",
+        "Run the same command again",
+    ):
+        assert phrase in text
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--data", "missing.tar.gz"], "no dataset at missing.tar.gz"),
+        (["--data", "corrupt.tar.gz"], "is not a readable tar archive"),
+        (["--data", "toy.tar.gz", "--epochs", "0"], "epochs must be at least 1"),
+        (["--data", "toy.tar.gz", "--width", "wide"], "argument --width: invalid int value: 'wide'"),
+        (["--data", "toy.tar.gz", "--epochs", "10"], "milestones must be increasing epochs before the last (1 to 9)"),
+        (["--data", "toy.tar.gz", "--device", "cpu"], "images per class, CIFAR-10 has 5000"),
+        (["--epochs", "3"], "the following arguments are required: --data"),
+    ],
+)
+def test_bad_input_gives_one_line_and_a_nonzero_exit(
+    tmp_path: Path, archive: Path, arguments: list[str], message: str
+) -> None:
+    (tmp_path / "toy.tar.gz").write_bytes(archive.read_bytes())
+    (tmp_path / "corrupt.tar.gz").write_bytes(archive.read_bytes()[:500])
+    assert_one_line_error(run_cli(*arguments, cwd=tmp_path), message)
+
+
+def test_a_tiny_run_records_resumes_and_refuses_other_settings(tmp_path: Path, archive: Path) -> None:
+    common = ["--data", archive, "--allow-partial-data", "--run-dir", "runs/tiny", *TINY_RUN]
+    first = run_cli(*common, "--stop-after-epochs", "1", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "1/2 epochs (stopped; run the same command to continue from epoch 2)" in first.stdout
+    assert (tmp_path / "data").is_dir()  # the default cache folder, relative to where the command runs
+    second = run_cli(*common, cwd=tmp_path)
+    assert second.returncode == 0 and "2/2 epochs (complete)" in second.stdout, second.stderr
+    record = load_record(tmp_path / "runs" / "tiny" / "record")
+    assert record.complete and record.settings["width"] == 4 and len(record.metadata["sessions"]) == 2
+    assert_one_line_error(run_cli(*common, "--width", "8", cwd=tmp_path), "width=4 there, 8 now")
