@@ -121,7 +121,7 @@ def main() -> None:
         torch.manual_seed(0)
         model = ResNet18(width=config.width).to(device)
         if channels_last:
-            model = model.to(memory_format=torch.channels_last)
+            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         optimizer = torch.optim.SGD(
             model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True, weight_decay=config.weight_decay
         )

@@ -73,6 +73,11 @@ def test_stopping_between_epochs_and_resuming_repeats_the_run(
     assert all(torch.equal(straight_model[name], resumed_model[name]) for name in straight_model)
 
 
+def test_a_time_budget_ends_the_session_before_an_epoch_that_would_overrun_it(toy: CifarData, tmp_path: Path) -> None:
+    result = train(TINY, toy, tmp_path, RunOptions(device="cpu", progress=False, time_budget_seconds=1e-3))
+    assert (result.epochs_done, result.complete) == (1, False)
+
+
 def test_a_run_killed_mid_epoch_resumes_to_the_same_record(toy: CifarData, straight_run: Path, tmp_path: Path) -> None:
     def kill_in_epoch_2(epoch: int, step: int) -> None:
         if (epoch, step) == (2, 2):

@@ -25,7 +25,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -352,7 +352,7 @@ def _assemble_python_release(batches: dict[str, bytes], name: str, sha256: str) 
 
 
 def _write_cache(cache_file: Path, data: CifarData) -> None:
-    arrays = {
+    arrays: dict[str, Any] = {
         "train_images": data.train_images,
         "train_labels": data.train_labels,
         "test_images": data.test_images,

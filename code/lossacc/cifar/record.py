@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -95,11 +96,11 @@ class History:
     epoch_seconds: NDArray[np.float64]
 
     @classmethod
-    def from_columns(cls, columns: dict[str, list[float | None]]) -> History:
+    def from_columns(cls, columns: Mapping[str, Sequence[float | None]]) -> History:
         missing = [name for name in HISTORY_FIELDS if name not in columns]
         if missing:
             raise RecordError(f"history lacks {', '.join(missing)}")
-        values = {
+        values: dict[str, NDArray[Any]] = {
             name: np.array([math.nan if v is None else v for v in columns[name]], dtype=np.float64)
             for name in HISTORY_FIELDS
         }
@@ -146,7 +147,7 @@ class CifarRecord:
     train_source_index: NDArray[np.int64]
     train_eval_source_index: NDArray[np.int64]
     calibration_fit_mask: NDArray[np.bool_]
-    val_loss: NDArray[np.float32]
+    val_loss: NDArray[np.floating]
     val_pred: NDArray[np.int64]
     logit_epochs: tuple[int, ...]
     val_logits: NDArray[np.float32]
@@ -224,7 +225,7 @@ def write_record(directory: Path, record: CifarRecord) -> None:
         "thumbnail_val_position": record.thumbnails.val_position,
         "thumbnail_group": record.thumbnails.group,
     }
-    stored = {
+    stored: dict[str, Any] = {
         name: np.asarray(array).astype(np.str_ if ARRAY_DTYPES[name] == "str" else ARRAY_DTYPES[name])
         for name, array in arrays.items()
     }
@@ -319,7 +320,7 @@ def _check(record: CifarRecord) -> None:
     """Raise :class:`RecordError` unless shapes, ranges and the history agree with the arrays."""
     epochs, (n,), k = record.epochs_recorded, record.val_labels.shape, len(record.classes)
 
-    def require(condition: bool, message: str) -> None:
+    def require(condition: bool | np.bool_, message: str) -> None:
         if not condition:
             raise RecordError(message)
 

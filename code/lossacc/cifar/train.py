@@ -377,7 +377,7 @@ def train(
     torch.manual_seed(config.seed)
     model = ResNet18(len(data.classes), config.width).to(runtime.device)
     if runtime.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimizer = torch.optim.SGD(
         model.parameters(),
         lr=config.lr,
