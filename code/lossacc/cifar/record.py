@@ -5,16 +5,19 @@ A record is a folder with two files:
 ``summary.json``
     ``format`` ("lossacc-cifar-record"), ``version`` (1), ``epochs_planned``,
     ``epochs_recorded``, ``complete``, ``classes``, ``settings`` (every training knob),
-    ``metadata`` (commit, device, versions, dataset and its sha256, seed, wall time, sessions),
+    ``metadata`` (commit, device, versions, dataset and its sha256, seed, ``wall_seconds`` (the
+    epochs' summed times, without start-up and checkpoint writes), ``sessions`` (one per
+    start or resume, with its epochs and machine)),
     ``history`` (one list per :class:`History` field, one value per epoch; ``null`` for a
     non-finite value), ``logit_epochs``, ``thumbnail_reference_epoch`` and ``arrays`` (the
     dtype and shape of every array below).
 ``arrays.npz`` (compressed; ``E`` epochs recorded, ``n`` validation images, ``K`` classes)
     ``val_labels`` int8 (n,); ``val_source_index`` int32 (n,), positions in the test split;
     ``train_source_index`` int32 (N,) and ``train_eval_source_index`` int32 (M,), positions in
-    the training split; ``calibration_fit_mask`` bool (n,), the half the temperature is fitted
-    on; ``val_loss`` float16 (E, n), the loss ``-ln p(y_i | x_i)`` of each validation image
-    after each epoch; ``val_pred`` int8 (E, n), its predicted class; ``val_logits`` float32
+    the training split (splits as loaded: the python release in its official order, an image
+    folder sorted by class, then file name); ``calibration_fit_mask`` bool (n,), the half the
+    temperature is fitted on; ``val_loss`` float16 (E, n), the loss ``-ln p(y_i | x_i)`` of
+    each validation image after each epoch; ``val_pred`` int8 (E, n), its predicted class; ``val_logits`` float32
     (L, n, K) after the epochs in ``logit_epochs``; ``thumbnail_images`` uint8 (T, 32, 32, 3),
     ``thumbnail_val_position`` int32 (T,), ``thumbnail_group`` str (T,).
 
