@@ -10,7 +10,7 @@ from typing import NoReturn
 
 from lossacc.cifar.data import DataError, load_cifar10
 from lossacc.cifar.record import RecordError
-from lossacc.cifar.train import PRESETS, ConfigError, ResumeError, RunOptions, TrainConfig, train
+from lossacc.cifar.train import PRESETS, ConfigError, ResumeError, RunOptions, Runtime, TrainConfig, train
 
 PROGRAM = "lossacc-train"
 
@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             time_budget_seconds=arguments.time_budget,
             resume=arguments.resume,
         )
+        Runtime.resolve(options)  # a bad --device fails before the data are read
         data = load_cifar10(
             arguments.data,
             arguments.data_cache,
