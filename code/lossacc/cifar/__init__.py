@@ -1,29 +1,39 @@
 """CIFAR-10 ResNet18 runs: data, model, training with a per-epoch record, and the record's loader.
 
-The book reads runs through :func:`load_record`; :func:`train` (or the ``lossacc-train``
-command) makes them.
+The book reads runs through :func:`load_record`; :func:`lossacc.cifar.train.train` (or the
+``lossacc-train`` command) makes them. Names are imported from their submodules on first use, so reading a
+record (``lossacc.cifar.record``) does not import torch.
 """
 
-from lossacc.cifar.data import CIFAR10_CLASSES, CifarData, DataError, load_cifar10
-from lossacc.cifar.record import CifarRecord, History, RecordError, Thumbnails, load_record
-from lossacc.cifar.resnet import ResNet18
-from lossacc.cifar.train import PRESETS, ConfigError, ResumeError, RunOptions, TrainConfig, train
+from __future__ import annotations
 
-__all__ = [
-    "CIFAR10_CLASSES",
-    "PRESETS",
-    "CifarData",
-    "CifarRecord",
-    "ConfigError",
-    "DataError",
-    "History",
-    "RecordError",
-    "ResNet18",
-    "ResumeError",
-    "RunOptions",
-    "Thumbnails",
-    "TrainConfig",
-    "load_cifar10",
-    "load_record",
-    "train",
-]
+import importlib
+from typing import Any
+
+_SUBMODULE_OF = {
+    "CIFAR10_CLASSES": "data",
+    "CifarData": "data",
+    "DataError": "data",
+    "load_cifar10": "data",
+    "CifarRecord": "record",
+    "History": "record",
+    "RecordError": "record",
+    "Thumbnails": "record",
+    "load_record": "record",
+    "ResNet18": "resnet",
+    "PRESETS": "train",
+    "ConfigError": "train",
+    "ResumeError": "train",
+    "RunOptions": "train",
+    "TrainConfig": "train",
+}
+
+__all__ = sorted(_SUBMODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SUBMODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_SUBMODULE_OF[name]}"), name)
+    globals()[name] = value
+    return value
