@@ -9,7 +9,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lossacc.calibration_views import brier_score, expected_calibration_error, reliability_bins
 from lossacc.imbalance import (
     ACCURACY_TOLERANCE,
     LOSS_TOLERANCE,
@@ -22,7 +21,7 @@ from lossacc.imbalance import (
     model_views,
     power_law_priors,
 )
-from lossacc.metrics import accuracy, cross_entropy_from_logits, softmax
+from lossacc.metrics import accuracy, cross_entropy_from_logits
 
 
 @pytest.fixture(scope="module")
@@ -160,21 +159,3 @@ def test_best_confidence_is_a_minimum(validation, models) -> None:
     losses = [cross_entropy_from_logits(replace(model, confidence=k).logits(validation), validation.labels)
               for k in (0.95 * kappa, kappa, 1.05 * kappa)]
     assert losses[1] < losses[0] and losses[1] < losses[2]
-
-
-def test_brier_score_and_calibration_views() -> None:
-    probs = np.array([[0.7, 0.2, 0.1], [0.6, 0.3, 0.1], [0.2, 0.2, 0.6], [0.5, 0.4, 0.1]])
-    labels = np.array([0, 1, 2, 0])
-    one_hot = np.eye(3)[labels]
-    assert brier_score(probs, labels) == pytest.approx(((probs - one_hot) ** 2).sum(axis=1).mean())
-    bins = reliability_bins(probs, labels, num_bins=2)
-    assert bins.count.tolist() == [1, 3]
-    assert bins.accuracy[1] == pytest.approx(2 / 3) and bins.confidence[1] == pytest.approx(1.9 / 3)
-    assert expected_calibration_error(probs, labels, num_bins=2) == pytest.approx(
-        (1 * abs(1 - 0.5) + 3 * abs(2 / 3 - 1.9 / 3)) / 4
-    )
-    # Labels drawn from the predicted probabilities themselves: calibrated by construction.
-    rng = np.random.default_rng(0)
-    calibrated = softmax(2 * rng.normal(size=(5000, 3)))
-    sampled = (calibrated.cumsum(axis=1) < rng.random((5000, 1))).sum(axis=1)
-    assert expected_calibration_error(calibrated, sampled) < 0.03

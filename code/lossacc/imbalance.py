@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from lossacc.asymmetry import loss_on_right_and_wrong
-from lossacc.calibration_views import brier_score, expected_calibration_error
+from lossacc.calibration import brier_score, expected_calibration_error
 from lossacc.metrics import (
     FloatArray,
     accuracy,

@@ -33,12 +33,12 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from lossacc.cifar.augment import random_crop_flip, to_network_input
-from lossacc.cifar.calibration import expected_calibration_error, fit_temperature, scaled_loss
+from lossacc.calibration import expected_calibration_error, fit_temperature, scaled_loss
 from lossacc.cifar.data import CifarData
 from lossacc.cifar.files import atomic_write
 from lossacc.cifar.record import HISTORY_FIELDS, CifarRecord, History, Thumbnails, choose_thumbnails, write_record
 from lossacc.cifar.resnet import ResNet18
-from lossacc.metrics import per_example_loss_from_logits
+from lossacc.metrics import per_example_loss_from_logits, softmax
 
 CHECKPOINT_FILE = "checkpoint.pt"
 CHECKPOINT_FORMAT = "lossacc-cifar-checkpoint"
@@ -488,12 +488,12 @@ def _score_epoch(
         "per_example_loss": per_example,
         "val_loss": float(per_example.mean()),
         "val_acc": float((logits.argmax(axis=1) == labels).mean()),
-        "val_ece": expected_calibration_error(logits, labels, bins),
+        "val_ece": expected_calibration_error(softmax(logits), labels, bins),
         "temperature": temperature,
         "val_heldout_loss": float(per_example[held_out].mean()),
-        "val_heldout_ece": expected_calibration_error(logits[held_out], labels[held_out], bins),
+        "val_heldout_ece": expected_calibration_error(softmax(logits[held_out]), labels[held_out], bins),
         "val_heldout_loss_scaled": scaled_loss(logits[held_out], labels[held_out], temperature),
-        "val_heldout_ece_scaled": expected_calibration_error(logits[held_out] / temperature, labels[held_out], bins),
+        "val_heldout_ece_scaled": expected_calibration_error(softmax(logits[held_out] / temperature), labels[held_out], bins),
     }
 
 
