@@ -15,8 +15,11 @@ and cached in ``cache_dir`` as ``cifar10-<sha256 prefix>.npz``, keyed by the sou
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
 import io
+import lzma
 import pickle
 import re
 import tarfile
@@ -229,9 +232,29 @@ def _decode(path: Path, sha256: str, progress: bool) -> CifarData:
     )
 
 
+# Leading bytes of each compression tarfile's stream mode reads, and the module that reads it.
+_COMPRESSION_MAGIC = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+
+
+def _read_compressed_to_end(path: Path) -> None:
+    """Decompress a compressed archive to its end, raising EOFError if it was cut short.
+
+    tarfile's stream mode takes a stream that ends between two members for the end of the
+    archive, so a truncated download would otherwise load as a smaller dataset.
+    """
+    with path.open("rb") as file:
+        head = file.read(6)
+    for magic, open_compressed in _COMPRESSION_MAGIC.items():
+        if head.startswith(magic):
+            with open_compressed(path, "rb") as stream:
+                while stream.read(1 << 20):
+                    pass
+
+
 def _tar_members(path: Path) -> Iterator[tuple[str, bytes]]:
     """Stream ``(name, bytes)`` of the regular files in a tar archive (any compression)."""
     try:
+        _read_compressed_to_end(path)
         with tarfile.open(path, mode="r|*") as archive:
             for member in archive:
                 if member.isfile():
