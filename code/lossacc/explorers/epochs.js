@@ -35,8 +35,7 @@ function render({ model, el: host }) {
   const histogramLegend = el("p", { class: "lx-legend" });
   histogramLegend.innerHTML = '<span class="lx-right">■ right</span> &nbsp; <span class="lx-wrong">■ wrong</span> &nbsp; (bars past the top are cut; the number is their height)';
   const curves = svgEl("svg", { role: "img", "aria-label": "Validation accuracy and mean loss over the epochs" });
-  const curvesLegend = el("p", { class: "lx-legend" });
-  curvesLegend.innerHTML = '<span class="lx-acc-key">── accuracy</span> (left axis) &nbsp; <span class="lx-loss-key">- - mean loss</span> (right axis); dashed lines: learning-rate drops';
+  const curvesLegend = accuracyLossLegend("; dashed lines: learning-rate drops");
   root.append(
     el("div", { class: "lx-grid" }, [
       el("div", { class: "lx-panel" }, [epochSlider.root, el("div", { class: "lx-readouts" }, Object.values(readouts).map((r) => r.root)), curves, curvesLegend]),
@@ -63,79 +62,22 @@ function render({ model, el: host }) {
     readouts.temperature.set(data.temperature[e], 2);
     readouts.heldout.set(data.heldout_loss[e]);
     readouts.scaled.set(data.heldout_loss_scaled[e]);
-    drawProbabilityHistogram(histogram, data.right_count[e], data.wrong_count[e], tallest, epoch);
-    drawCurves(curves, summary, data.drops, epoch);
+    drawProbabilityHistogram(histogram, {
+      counts: data.right_count[e].map((right, b) => [right, data.wrong_count[e][b]]),
+      classes: ["lx-fill-0", "lx-fill-2"],
+      yMax: tallest,
+      yTitle: `examples after epoch ${epoch}`,
+    });
+    // Point i is epoch i + 1; a drop (first epoch at the smaller rate) sits half an epoch before it.
+    drawAccuracyAndLoss(curves, summary, {
+      xTitle: "epoch",
+      marked: e,
+      xTicks: niceTicks(epochs, 5).filter((t) => t >= 1 && t <= epochs).map((t) => ({ at: t - 1, label: String(t) })),
+      dividers: data.drops.map((drop) => drop - 1.5),
+    });
   }
   epochSlider.input.addEventListener("input", update);
   update();
-}
-
-/** Stacked bars of right (bottom) and wrong (top) examples per bin of p, on a fixed y scale. */
-function drawProbabilityHistogram(svg, rightCounts, wrongCounts, tallest, epoch) {
-  const width = 420, height = 200, left = 44, right = 8, top = 24, bottom = 30;
-  svg.replaceChildren();
-  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-  const bins = rightCounts.length;
-  const ticks = niceTicks(tallest);
-  const yTop = ticks[ticks.length - 1];
-  const toX = (p) => left + (width - left - right) * p;
-  const toY = (c) => top + (height - top - bottom) * (1 - Math.min(c, yTop) / yTop);
-  drawAxis(svg, { x: left, ticks, toY, side: "left", format: (v) => String(v), title: `examples after epoch ${epoch}`, titleX: 2 });
-  const barWidth = (width - left - right) / bins - 1;
-  for (let b = 0; b < bins; b += 1) {
-    const x = toX(b / bins) + 0.5;
-    const stack = [[rightCounts[b], "lx-fill-0"], [wrongCounts[b], "lx-fill-2"]];
-    let base = 0;
-    for (const [count, cls] of stack) {
-      if (count) svg.append(svgEl("rect", { x, y: toY(base + count), width: barWidth, height: toY(base) - toY(base + count), class: cls }));
-      base += count;
-    }
-    if (base > yTop) {
-      const label = svgEl("text", { x: x + barWidth / 2, y: top - 4, "text-anchor": "middle" });
-      label.textContent = String(base);
-      svg.append(label);
-    }
-  }
-  for (const p of [0, 0.25, 0.5, 0.75, 1]) {
-    const label = svgEl("text", { x: toX(p), y: height - bottom + 14, "text-anchor": "middle" });
-    label.textContent = String(p);
-    svg.append(label);
-  }
-  const xTitle = svgEl("text", { x: (left + width - right) / 2, y: height - 4, "text-anchor": "middle", class: "lx-axis-title" });
-  xTitle.textContent = "probability of the true class";
-  svg.append(xTitle);
-}
-
-/** Accuracy (left axis) and mean loss (right axis) over all epochs, the chosen one marked. */
-function drawCurves(svg, summary, drops, epoch) {
-  const width = 420, height = 186, left = 44, right = 48, top = 22, bottom = 30;
-  svg.replaceChildren();
-  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-  const lossTicks = niceTicks(Math.max(...summary.map((s) => s.meanLoss)));
-  const lossTop = lossTicks[lossTicks.length - 1];
-  const toX = (e) => left + ((width - left - right) * (e - 1)) / Math.max(summary.length - 1, 1);
-  const toYAcc = (a) => top + (height - top - bottom) * (1 - a);
-  const toYLoss = (l) => top + (height - top - bottom) * (1 - l / lossTop);
-  drawAxis(svg, { x: left, ticks: [0, 0.25, 0.5, 0.75, 1], toY: toYAcc, side: "left", format: (v) => v.toFixed(2), title: "accuracy", titleX: 2 });
-  drawAxis(svg, { x: width - right, ticks: lossTicks, toY: toYLoss, side: "right", format: (v) => String(+v.toFixed(2)), title: "mean loss", titleX: width - 2 });
-  for (const drop of drops) {
-    svg.append(svgEl("line", { x1: toX(drop - 0.5), x2: toX(drop - 0.5), y1: top, y2: height - bottom, class: "lx-threshold" }));
-  }
-  for (const tick of niceTicks(summary.length, 5).filter((t) => t >= 1 && t <= summary.length)) {
-    const label = svgEl("text", { x: toX(tick), y: height - bottom + 12, "text-anchor": "middle" });
-    label.textContent = String(tick);
-    svg.append(label);
-  }
-  const xTitle = svgEl("text", { x: (left + width - right) / 2, y: height - 2, "text-anchor": "middle", class: "lx-axis-title" });
-  xTitle.textContent = "epoch";
-  svg.append(xTitle);
-  const line = (toY, key, cls) => {
-    const d = summary.map((s, i) => `${i ? "L" : "M"}${toX(i + 1).toFixed(1)},${toY(s[key]).toFixed(1)}`).join("");
-    svg.append(svgEl("path", { d, class: cls }));
-    svg.append(svgEl("circle", { cx: toX(epoch), cy: toY(summary[epoch - 1][key]), r: 4, class: cls }));
-  };
-  line(toYAcc, "accuracy", "lx-acc");
-  line(toYLoss, "meanLoss", "lx-loss");
 }
 
 export default { render };

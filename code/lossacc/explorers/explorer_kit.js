@@ -92,12 +92,20 @@ function niceTicks(top, count = 4) {
   return Array.from({ length: Math.ceil(top / step) + 1 }, (_, i) => i * step);
 }
 
+/** The legend under every accuracy-and-loss plot; `note` adds a remark after it. */
+function accuracyLossLegend(note = "") {
+  const legend = el("p", { class: "lx-legend" });
+  legend.innerHTML = '<span class="lx-acc-key">── accuracy</span> (left axis) &nbsp; <span class="lx-loss-key">- - mean loss</span> (right axis)' + note;
+  return legend;
+}
+
 /**
- * A trace of accuracy (left axis, 0..1) and mean loss (right axis) over the reader's
- * moves: the picture of the two metrics parting ways. `points` = [{accuracy, meanLoss}].
+ * Accuracy (left axis, 0..1) and mean loss (right axis) along `points` = [{accuracy, meanLoss}]:
+ * the picture of the two metrics parting ways. Dots mark point `marked` (default: the last);
+ * `xTicks` = [{at, label}] and dashed `dividers` are placed in point-index units.
  */
-function drawTrace(svg, points) {
-  const width = 420, height = 180, left = 44, right = 48, top = 22, bottom = 26;
+function drawAccuracyAndLoss(svg, points, { xTitle, marked = points.length - 1, xTicks = [], dividers = [] }) {
+  const width = 420, height = 186, left = 44, right = 48, top = 22, bottom = 30;
   svg.replaceChildren();
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   const finiteLosses = points.map((p) => p.meanLoss).filter(Number.isFinite);
@@ -109,17 +117,76 @@ function drawTrace(svg, points) {
   const toYLoss = (l) => top + (height - top - bottom) * (1 - Math.min(l, lossTop) / lossTop);
   drawAxis(svg, { x: left, ticks: [0, 0.25, 0.5, 0.75, 1], toY: toYAcc, side: "left", format: (v) => v.toFixed(2), title: "accuracy", titleX: 2 });
   drawAxis(svg, { x: width - right, ticks: lossTicks, toY: toYLoss, side: "right", format: (v) => String(+v.toFixed(2)), title: "mean loss", titleX: width - 2 });
-  const xAxis = svgEl("text", { x: (left + width - right) / 2, y: height - 6, "text-anchor": "middle", class: "lx-axis-title" });
-  xAxis.textContent = "your moves →";
-  svg.append(xAxis);
+  for (const at of dividers) {
+    svg.append(svgEl("line", { x1: toX(at), x2: toX(at), y1: top, y2: height - bottom, class: "lx-threshold" }));
+  }
+  for (const { at, label } of xTicks) {
+    const text = svgEl("text", { x: toX(at), y: height - bottom + 12, "text-anchor": "middle" });
+    text.textContent = label;
+    svg.append(text);
+  }
+  const title = svgEl("text", { x: (left + width - right) / 2, y: height - 2, "text-anchor": "middle", class: "lx-axis-title" });
+  title.textContent = xTitle;
+  svg.append(title);
   const line = (toY, key, cls) => {
     const d = points.map((p, i) => `${i ? "L" : "M"}${toX(i).toFixed(1)},${toY(p[key]).toFixed(1)}`).join("");
     svg.append(svgEl("path", { d, class: cls }));
-    const last = points[points.length - 1];
-    svg.append(svgEl("circle", { cx: toX(points.length - 1), cy: toY(last[key]), r: 3.5, class: cls }));
+    svg.append(svgEl("circle", { cx: toX(marked), cy: toY(points[marked][key]), r: 3.5, class: cls }));
   };
   line(toYAcc, "accuracy", "lx-acc");
   line(toYLoss, "meanLoss", "lx-loss");
+}
+
+/** The running trace of the reader's moves. */
+function drawTrace(svg, points) {
+  drawAccuracyAndLoss(svg, points, { xTitle: "your moves →" });
+}
+
+/**
+ * Stacked histogram of true-class probabilities: `counts[b][s]` examples of series `s` (CSS
+ * class `classes[s]`) in bin `b` of [0, 1]. The y axis reaches at least `yMax` (default: the
+ * tallest bar); taller bars are cut and labelled with their height. A `threshold` p draws the
+ * decision threshold.
+ */
+function drawProbabilityHistogram(svg, { counts, classes, yMax = 0, yTitle = "examples", threshold = null }) {
+  const width = 420, height = 200, left = 44, right = 8, top = 24, bottom = 30;
+  svg.replaceChildren();
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  const bins = counts.length;
+  const heights = counts.map((bin) => bin.reduce((a, b) => a + b, 0));
+  const ticks = niceTicks(Math.max(1, yMax || Math.max(...heights)));
+  const yTop = ticks[ticks.length - 1];
+  const toX = (p) => left + (width - left - right) * p;
+  const toY = (c) => top + (height - top - bottom) * (1 - Math.min(c, yTop) / yTop);
+  drawAxis(svg, { x: left, ticks, toY, side: "left", format: (v) => String(v), title: yTitle, titleX: 2 });
+  const barWidth = (width - left - right) / bins - 1;
+  counts.forEach((bin, b) => {
+    const x = toX(b / bins) + 0.5;
+    let base = 0;
+    bin.forEach((count, s) => {
+      if (count) svg.append(svgEl("rect", { x, y: toY(base + count), width: barWidth, height: toY(base) - toY(base + count), class: classes[s] }));
+      base += count;
+    });
+    if (base > yTop) {
+      const label = svgEl("text", { x: x + barWidth / 2, y: top - 4, "text-anchor": "middle" });
+      label.textContent = String(base);
+      svg.append(label);
+    }
+  });
+  if (threshold !== null) {
+    svg.append(svgEl("line", { x1: toX(threshold), x2: toX(threshold), y1: top - 6, y2: toY(0), class: "lx-threshold" }));
+    const label = svgEl("text", { x: toX(threshold) + 4, y: top, class: "lx-axis-title" });
+    label.textContent = "decision threshold";
+    svg.append(label);
+  }
+  for (const p of [0, 0.25, 0.5, 0.75, 1]) {
+    const label = svgEl("text", { x: toX(p), y: height - bottom + 14, "text-anchor": "middle" });
+    label.textContent = String(p);
+    svg.append(label);
+  }
+  const xTitle = svgEl("text", { x: (left + width - right) / 2, y: height - 4, "text-anchor": "middle", class: "lx-axis-title" });
+  xTitle.textContent = "probability of the true class";
+  svg.append(xTitle);
 }
 
 /** Keep the last `limit` points of a running trace, skipping repeats of the last one. */

@@ -31,13 +31,11 @@ function render({ model, el: host }) {
   const barLegend = el("p", { class: "lx-legend" });
   barLegend.innerHTML = '<span class="lx-acc-key">■ accuracy (recall)</span> &nbsp; <span class="lx-share-key">■ share of data</span> &nbsp; <span class="lx-pred-key">■ predicted share</span>';
   const trace = svgEl("svg", { role: "img", "aria-label": "Accuracy and mean loss after each move" });
-  const legend = el("p", { class: "lx-legend" });
-  legend.innerHTML = '<span class="lx-acc-key">── accuracy</span> (left axis) &nbsp; <span class="lx-loss-key">- - mean loss</span> (right axis)';
   const reset = el("button", { class: "lx-button", type: "button", text: "Reset" });
   root.append(
     el("div", { class: "lx-grid" }, [
       el("div", { class: "lx-panel" }, [ratioSlider.root, biasSlider.root, el("div", { class: "lx-readouts" }, [accuracy.root, balanced.root, meanLoss.root]), table]),
-      el("div", { class: "lx-panel" }, [bars, barLegend, trace, legend]),
+      el("div", { class: "lx-panel" }, [bars, barLegend, trace, accuracyLossLegend()]),
     ]),
     reset,
   );

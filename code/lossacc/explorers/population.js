@@ -32,13 +32,11 @@ function render({ model, el: host }) {
   });
   const histogram = svgEl("svg", { role: "img", "aria-label": "Histogram of true-class probabilities by group" });
   const trace = svgEl("svg", { role: "img", "aria-label": "Accuracy and mean loss after each move" });
-  const legend = el("p", { class: "lx-legend" });
-  legend.innerHTML = '<span class="lx-acc-key">── accuracy</span> (left axis) &nbsp; <span class="lx-loss-key">- - mean loss</span> (right axis)';
   const reset = el("button", { class: "lx-button", type: "button", text: "Reset" });
   root.append(
     el("div", { class: "lx-grid" }, [
       el("div", { class: "lx-panel" }, [...sliders.map((s) => s.root), el("div", { class: "lx-readouts" }, [accuracy.root, meanLoss.root, worst.root]), groupTable]),
-      el("div", { class: "lx-panel" }, [histogram, trace, legend]),
+      el("div", { class: "lx-panel" }, [histogram, trace, accuracyLossLegend()]),
     ]),
     reset,
   );
@@ -73,7 +71,9 @@ function render({ model, el: host }) {
       cells.loss.dataset.value = String(groupLoss[g] / counts[g]);
       cells.loss.textContent = fmt(groupLoss[g] / counts[g]);
     });
-    drawHistogram(histogram, probs, group, groupNames.length);
+    const binCounts = Array.from({ length: BINS }, () => groupNames.map(() => 0));
+    probs.forEach((p, i) => { binCounts[Math.min(Math.floor(p * BINS), BINS - 1)][group[i]] += 1; });
+    drawProbabilityHistogram(histogram, { counts: binCounts, classes: groupNames.map((_, g) => `lx-fill-${g}`), threshold: 0.5 });
     pushTrace(points, point);
     drawTrace(trace, points);
   }
@@ -84,40 +84,6 @@ function render({ model, el: host }) {
     update();
   });
   update();
-}
-
-/** Stacked histogram of true-class probabilities by group, with the decision threshold p = 0.5. */
-function drawHistogram(svg, probs, group, groupCount) {
-  const width = 420, height = 190, left = 40, right = 8, top = 22, bottom = 30;
-  svg.replaceChildren();
-  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-  const counts = Array.from({ length: BINS }, () => new Array(groupCount).fill(0));
-  probs.forEach((p, i) => { counts[Math.min(Math.floor(p * BINS), BINS - 1)][group[i]] += 1; });
-  const ticks = niceTicks(Math.max(...counts.map((bin) => bin.reduce((a, b) => a + b, 0)), 1));
-  const yTop = ticks[ticks.length - 1];
-  const toX = (p) => left + (width - left - right) * p;
-  const toY = (c) => top + (height - top - bottom) * (1 - c / yTop);
-  drawAxis(svg, { x: left, ticks, toY, side: "left", format: (v) => String(v), title: "examples", titleX: 2 });
-  counts.forEach((bin, b) => {
-    let base = 0;
-    bin.forEach((count, g) => {
-      if (!count) return;
-      svg.append(svgEl("rect", { x: toX(b / BINS) + 0.5, y: toY(base + count), width: (width - left - right) / BINS - 1, height: toY(base) - toY(base + count), class: `lx-fill-${g}` }));
-      base += count;
-    });
-  });
-  svg.append(svgEl("line", { x1: toX(0.5), x2: toX(0.5), y1: top - 6, y2: toY(0), class: "lx-threshold" }));
-  const thresholdLabel = svgEl("text", { x: toX(0.5) + 4, y: top, class: "lx-axis-title" });
-  thresholdLabel.textContent = "decision threshold";
-  svg.append(thresholdLabel);
-  for (const p of [0, 0.25, 0.5, 0.75, 1]) {
-    const label = svgEl("text", { x: toX(p), y: height - bottom + 14, "text-anchor": "middle" });
-    label.textContent = String(p);
-    svg.append(label);
-  }
-  const xTitle = svgEl("text", { x: (left + width - right) / 2, y: height - 4, "text-anchor": "middle", class: "lx-axis-title" });
-  xTitle.textContent = "probability of the true class";
-  svg.append(xTitle);
 }
 
 export default { render };

@@ -35,8 +35,6 @@ function render({ model, el: host }) {
   const accuracy = readout("accuracy", "accuracy");
   const meanLoss = readout("mean-loss", "mean loss");
   const trace = svgEl("svg", { role: "img", "aria-label": "Accuracy and mean loss after each move" });
-  const legend = el("p", { class: "lx-legend" });
-  legend.innerHTML = '<span class="lx-acc-key">── accuracy</span> (left axis) &nbsp; <span class="lx-loss-key">- - mean loss</span> (right axis)';
   const reset = el("button", { class: "lx-button", type: "button", text: "Reset" });
   const status = el("p", { class: "lx-legend", "aria-live": "polite" });
   const header = el("p", { class: "lx-legend", text: "Each slider: the probability the model gives to the example's true class. Then: the predicted class, and the loss −ln p." });
@@ -45,7 +43,7 @@ function render({ model, el: host }) {
     list,
     el("div", { class: "lx-readouts" }, [accuracy.root, meanLoss.root]),
     status,
-    el("div", { class: "lx-panel" }, [trace, legend]),
+    el("div", { class: "lx-panel" }, [trace, accuracyLossLegend()]),
     reset,
   );
   host.append(root);
