@@ -38,7 +38,7 @@ from lossacc.cifar.data import CifarData
 from lossacc.cifar.files import atomic_write
 from lossacc.cifar.record import HISTORY_FIELDS, CifarRecord, History, Thumbnails, choose_thumbnails, write_record
 from lossacc.cifar.resnet import ResNet18
-from lossacc.metrics import per_example_loss_from_logits, softmax
+from lossacc.metrics import accuracy, cross_entropy_from_logits, per_example_loss_from_logits, softmax
 
 CHECKPOINT_FILE = "checkpoint.pt"
 CHECKPOINT_FORMAT = "lossacc-cifar-checkpoint"
@@ -454,8 +454,8 @@ def train(
                 "lr": lr,
                 "train_loss": train_loss,
                 "train_acc": train_acc,
-                "train_eval_loss": float(per_example_loss_from_logits(train_eval_logits, train_eval_labels).mean()),
-                "train_eval_acc": float((train_eval_logits.argmax(axis=1) == train_eval_labels).mean()),
+                "train_eval_loss": cross_entropy_from_logits(train_eval_logits, train_eval_labels),
+                "train_eval_acc": accuracy(train_eval_logits, train_eval_labels),
                 **scores,
                 "train_seconds": train_seconds,
                 "epoch_seconds": time.perf_counter() - started,
@@ -487,7 +487,7 @@ def _score_epoch(
     return {
         "per_example_loss": per_example,
         "val_loss": float(per_example.mean()),
-        "val_acc": float((logits.argmax(axis=1) == labels).mean()),
+        "val_acc": accuracy(logits, labels),
         "val_ece": expected_calibration_error(softmax(logits), labels, bins),
         "temperature": temperature,
         "val_heldout_loss": float(per_example[held_out].mean()),
