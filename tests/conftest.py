@@ -23,16 +23,21 @@ def toc_notebooks() -> list[Path]:
     return [ROOT / f"{name}.ipynb" for name in files if (ROOT / f"{name}.ipynb").exists()]
 
 
+def write_book_config(path: Path, execution_cache: Path | None = None) -> Path:
+    """Write a copy of the book's _config.yml at ``path``, its relative paths made absolute."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["sphinx"]["local_extensions"] = {name: str(ROOT / where) for name, where in config["sphinx"]["local_extensions"].items()}
+    if execution_cache is not None:
+        config["execute"]["cache"] = str(execution_cache)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build the whole book from scratch (own execution cache) and return its html folder."""
     out = tmp_path_factory.mktemp("book")
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    config["execute"]["cache"] = str(out / "jupyter_cache")
-    # Paths in the config are relative to it; the copy lives elsewhere.
-    config["sphinx"]["local_extensions"] = {name: str(ROOT / path) for name, path in config["sphinx"]["local_extensions"].items()}
-    config_path = out / "_config.yml"
-    config_path.write_text(yaml.safe_dump(config))
+    config_path = write_book_config(out / "_config.yml", execution_cache=out / "jupyter_cache")
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run(
         [str(jupyter_book), "build", str(ROOT), "--config", str(config_path), "--path-output", str(out),

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 
-from conftest import ROOT
+from conftest import ROOT, write_book_config
 
 pytestmark = pytest.mark.slow
 
@@ -25,9 +24,7 @@ def build_tiny_book(tmp_path: Path, notebook_cells: list[nbformat.NotebookNode])
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Chapter"), *notebook_cells])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, book / "chapter.ipynb")
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    config["sphinx"]["local_extensions"] = {name: str(ROOT / path) for name, path in config["sphinx"]["local_extensions"].items()}
-    (book / "_config.yml").write_text(yaml.safe_dump(config))
+    write_book_config(book / "_config.yml")
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     return subprocess.run(
         [str(jupyter_book), "build", str(book), "--warningiserror", "--nitpick", "--keep-going"],
