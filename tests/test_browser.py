@@ -186,7 +186,7 @@ def test_epoch_explorer_matches_the_library(offline_page: OfflinePage, site_url:
     from conftest import ROOT
 
     page = offline_page.page
-    data = open_explorer(offline_page, site_url + "chapters/05_reading_a_real_run.html")
+    data = open_explorer(offline_page, site_url + "chapters/07_reading_a_real_run.html")
     record = load_record(book_record(ROOT / "records"))
     assert len(data["lr"]) == record.epochs_recorded
 
