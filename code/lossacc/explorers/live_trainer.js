@@ -1,0 +1,473 @@
+// live_trainer.js: a small network trained in the page. Three spiral arms with noisy labels,
+// an MLP (2 inputs, two ReLU layers, 3 logits), mini-batch SGD with momentum, weight decay and
+// a learning-rate schedule the reader can steer. Mirrors lossacc.live_training step for step
+// (same random numbers, same order of operations, float64), which the browser test checks.
+
+const CLASSES = 3;
+const DROP_FACTOR = 0.2;
+
+/** Mulberry32 (as lossacc.live_training.Mulberry32): uniforms, Box–Muller normals, integers. */
+function mulberry32(seed) {
+  let state = seed >>> 0;
+  const uint32 = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t = (t + Math.imul(t ^ (t >>> 7), t | 61)) ^ t;
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+  const uniform = () => uint32() / 4294967296;
+  return {
+    uint32,
+    uniform,
+    normal: () => {
+      const u1 = uniform(), u2 = uniform();
+      return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
+    },
+    below: (n) => Math.floor(uniform() * n),
+  };
+}
+
+/** Learning rate of epoch `epoch` (1-based): lr * 0.2^(drops at or before it). */
+function lrAt(settings, drops, epoch) {
+  return settings.lr * DROP_FACTOR ** drops.filter((d) => d <= epoch).length;
+}
+
+/** Drops of a preset schedule: "steps" at 30%, 60% and 80% of the run, or "none". */
+function presetDrops(epochs, preset) {
+  return preset === "steps" ? [0.3, 0.6, 0.8].map((share) => Math.floor(epochs * share) + 1) : [];
+}
+
+/** Points on three spiral arms (point i on arm i mod 3), as lossacc.live_training._spiral_points. */
+function spiralPoints(rng, count, s, noisy) {
+  const x = new Float64Array(2 * count), labels = new Int32Array(count);
+  for (let i = 0; i < count; i += 1) {
+    const c = i % CLASSES;
+    const t = rng.uniform();
+    const radius = s.radius * (0.1 + 0.9 * t);
+    const angle = 2 * Math.PI * (c / CLASSES + s.turns * t);
+    x[2 * i] = radius * Math.cos(angle) + s.jitter * rng.normal();
+    x[2 * i + 1] = radius * Math.sin(angle) + s.jitter * rng.normal();
+    const flip = rng.uniform();
+    const other = rng.below(CLASSES - 1);
+    labels[i] = noisy && flip < s.label_noise ? (c + 1 + other) % CLASSES : c;
+  }
+  return { x, labels, count };
+}
+
+/** He-uniform weights (row by row, [fan_in][fan_out]) and U(-1/sqrt(fan_in), ..) biases. */
+function initNetwork(rng, width) {
+  const sizes = [2, width, width, CLASSES];
+  const layers = [];
+  for (let k = 0; k < 3; k += 1) {
+    const fanIn = sizes[k], fanOut = sizes[k + 1];
+    const bound = Math.sqrt(6 / fanIn), biasBound = 1 / Math.sqrt(fanIn);
+    const w = new Float64Array(fanIn * fanOut), b = new Float64Array(fanOut);
+    for (let i = 0; i < w.length; i += 1) w[i] = (2 * rng.uniform() - 1) * bound;
+    for (let j = 0; j < fanOut; j += 1) b[j] = (2 * rng.uniform() - 1) * biasBound;
+    layers.push({ fanIn, fanOut, w, b });
+  }
+  return layers;
+}
+
+/** out[n][j] = sum_i a[n][i] w[i][j] + b[j] (summed in order of i), then ReLU if `relu`. */
+function dense(a, rows, layer, relu) {
+  const { fanIn, fanOut, w, b } = layer;
+  const out = new Float64Array(rows * fanOut);
+  for (let n = 0; n < rows; n += 1) {
+    const o = n * fanOut;
+    for (let i = 0; i < fanIn; i += 1) {
+      const ai = a[n * fanIn + i];
+      if (ai === 0) continue; // adds nothing: skipped (ReLU zeros half the units)
+      const row = i * fanOut;
+      for (let j = 0; j < fanOut; j += 1) out[o + j] += ai * w[row + j];
+    }
+    for (let j = 0; j < fanOut; j += 1) {
+      const sum = out[o + j] + b[j];
+      out[o + j] = relu && sum < 0 ? 0 : sum;
+    }
+  }
+  return out;
+}
+
+/** Cross-entropy of logits z[at..at+2] for class y, in the steps of the kit's lossFromLogits. */
+function logitsLoss(z, at, y) {
+  const top = Math.max(z[at], z[at + 1], z[at + 2]);
+  const sum = 0 + Math.exp(z[at] - top) + Math.exp(z[at + 1] - top) + Math.exp(z[at + 2] - top);
+  return -(z[at + y] - top - Math.log(sum));
+}
+
+/** Predicted class of logits z[at..at+2]; ties go to the lower index, as the kit's argmax. */
+function logitsArgmax(z, at) {
+  let best = 0;
+  for (let j = 1; j < CLASSES; j += 1) if (z[at + j] > z[at + best]) best = j;
+  return best;
+}
+
+/** Hidden activations and logits of `rows` points. */
+function forwardPass(net, x, rows) {
+  const h1 = dense(x, rows, net[0], true);
+  const h2 = dense(h1, rows, net[1], true);
+  return { h1, h2, logits: dense(h2, rows, net[2], false) };
+}
+
+/** Mean loss and accuracy of the network on a whole set. */
+function evaluate(net, set) {
+  const { logits } = forwardPass(net, set.x, set.count);
+  let lossSum = 0, right = 0;
+  for (let n = 0; n < set.count; n += 1) {
+    lossSum += logitsLoss(logits, CLASSES * n, set.labels[n]);
+    if (logitsArgmax(logits, CLASSES * n) === set.labels[n]) right += 1;
+  }
+  return { loss: lossSum / set.count, accuracy: right / set.count };
+}
+
+/** A training run that advances one mini-batch at a time, as lossacc.live_training.train. */
+class LiveRun {
+  constructor(settings, drops) {
+    this.settings = settings;
+    this.drops = [...drops];
+    this.rng = mulberry32(settings.seed);
+    this.train = spiralPoints(this.rng, settings.train_size, settings, true);
+    this.val = spiralPoints(this.rng, settings.val_size, settings, true);
+    this.net = initNetwork(this.rng, settings.width);
+    this.velocity = null;
+    this.epoch = 0; // epochs completed
+    this.batchStart = 0;
+    this.history = { lr: [], train_loss: [], train_accuracy: [], val_loss: [], val_accuracy: [] };
+  }
+
+  get done() { return this.epoch >= this.settings.epochs; }
+
+  /** Learning rate of the next epoch (the current one while an epoch is under way). */
+  get nextLr() { return lrAt(this.settings, this.drops, this.epoch + 1); }
+
+  /** Drop the learning rate ×0.2 from the next epoch on (or at once, between epochs). */
+  dropNow() {
+    this.drops.push(this.batchStart === 0 ? this.epoch + 1 : this.epoch + 2);
+    this.drops.sort((a, b) => a - b);
+  }
+
+  /** One mini-batch step; ends the epoch (shuffles first, evaluates last) where due. */
+  step() {
+    const s = this.settings, n = s.train_size;
+    if (this.batchStart === 0) {
+      this.order = Array.from({ length: n }, (_, i) => i);
+      for (let i = n - 1; i > 0; i -= 1) {
+        const j = this.rng.below(i + 1);
+        [this.order[i], this.order[j]] = [this.order[j], this.order[i]];
+      }
+      this.lr = lrAt(s, this.drops, this.epoch + 1);
+      this.lossSum = 0;
+      this.right = 0;
+    }
+    const batch = this.order.slice(this.batchStart, this.batchStart + s.batch_size);
+    this.sgdStep(batch);
+    this.batchStart += s.batch_size;
+    if (this.batchStart >= n) {
+      const val = evaluate(this.net, this.val);
+      this.history.lr.push(this.lr);
+      this.history.train_loss.push(this.lossSum / n);
+      this.history.train_accuracy.push(this.right / n);
+      this.history.val_loss.push(val.loss);
+      this.history.val_accuracy.push(val.accuracy);
+      this.epoch += 1;
+      this.batchStart = 0;
+    }
+  }
+
+  /** Gradient of the batch's mean cross-entropy, then SGD with momentum and weight decay:
+   *  g = grad + wd w, v = mu v + g (v = g at the first step), w = w - lr v. */
+  sgdStep(batch) {
+    const s = this.settings, net = this.net, rows = batch.length;
+    const x = new Float64Array(2 * rows), labels = new Int32Array(rows);
+    for (let n = 0; n < rows; n += 1) {
+      const i = batch[n];
+      x[2 * n] = this.train.x[2 * i];
+      x[2 * n + 1] = this.train.x[2 * i + 1];
+      labels[n] = this.train.labels[i];
+    }
+    const { h1, h2, logits } = forwardPass(net, x, rows);
+    const dLogits = new Float64Array(rows * CLASSES);
+    for (let n = 0; n < rows; n += 1) {
+      const at = CLASSES * n, y = labels[n];
+      const top = Math.max(logits[at], logits[at + 1], logits[at + 2]);
+      const e0 = Math.exp(logits[at] - top), e1 = Math.exp(logits[at + 1] - top), e2 = Math.exp(logits[at + 2] - top);
+      const total = e0 + e1 + e2;
+      dLogits[at] = (e0 / total - (y === 0 ? 1 : 0)) / rows;
+      dLogits[at + 1] = (e1 / total - (y === 1 ? 1 : 0)) / rows;
+      dLogits[at + 2] = (e2 / total - (y === 2 ? 1 : 0)) / rows;
+      this.lossSum += logitsLoss(logits, at, y);
+      if (logitsArgmax(logits, at) === y) this.right += 1;
+    }
+    const inputs = [x, h1, h2];
+    const grads = [];
+    let delta = dLogits;
+    for (let k = 2; k >= 0; k -= 1) {
+      const { fanIn, fanOut, w } = net[k], a = inputs[k];
+      const gw = new Float64Array(fanIn * fanOut), gb = new Float64Array(fanOut);
+      for (let n = 0; n < rows; n += 1) { // each sum over n runs in order of n
+        const d = n * fanOut;
+        for (let j = 0; j < fanOut; j += 1) gb[j] += delta[d + j];
+        for (let i = 0; i < fanIn; i += 1) {
+          const ai = a[n * fanIn + i];
+          if (ai === 0) continue;
+          const row = i * fanOut;
+          for (let j = 0; j < fanOut; j += 1) gw[row + j] += ai * delta[d + j];
+        }
+      }
+      grads[k] = { w: gw, b: gb };
+      if (k > 0) {
+        const back = new Float64Array(rows * fanIn);
+        for (let n = 0; n < rows; n += 1) {
+          for (let i = 0; i < fanIn; i += 1) {
+            if (a[n * fanIn + i] <= 0) continue; // ReLU: no gradient where the unit is off
+            let sum = 0;
+            const d = n * fanOut, row = i * fanOut;
+            for (let j = 0; j < fanOut; j += 1) sum += delta[d + j] * w[row + j];
+            back[n * fanIn + i] = sum;
+          }
+        }
+        delta = back;
+      }
+    }
+    const first = this.velocity === null;
+    if (first) this.velocity = grads.map((g) => ({ w: new Float64Array(g.w.length), b: new Float64Array(g.b.length) }));
+    for (let k = 0; k < 3; k += 1) {
+      for (const key of ["w", "b"]) {
+        const param = net[k][key], grad = grads[k][key], v = this.velocity[k][key];
+        for (let i = 0; i < param.length; i += 1) {
+          const g = grad[i] + s.weight_decay * param[i];
+          v[i] = first ? g : s.momentum * v[i] + g;
+          param[i] = param[i] - this.lr * v[i];
+        }
+      }
+    }
+  }
+}
+
+// ---- drawing -------------------------------------------------------------------------------
+
+const CLASS_COLORS = [[31, 119, 180], [255, 127, 14], [44, 160, 44]]; // tab:blue, tab:orange, tab:green
+
+/** Decision regions (colour of the predicted class, stronger where surer), training points in
+ *  the colour of their (possibly noisy) label, validation points as dots whose darkness is
+ *  1 - p(true class): the confident mistakes stand out. */
+function drawMap(canvas, run, extent, grid = 64) {
+  const size = canvas.clientWidth || 300;
+  const ratio = window.devicePixelRatio || 1;
+  if (canvas.width !== Math.round(size * ratio)) { canvas.width = Math.round(size * ratio); canvas.height = Math.round(size * ratio); }
+  const ctx = canvas.getContext("2d");
+  const px = canvas.width;
+  const toPx = (v) => ((v + extent) / (2 * extent)) * px;
+  const toPy = (v) => ((extent - v) / (2 * extent)) * px;
+  const points = new Float64Array(2 * grid * grid);
+  for (let r = 0; r < grid; r += 1) {
+    for (let c = 0; c < grid; c += 1) {
+      points[2 * (r * grid + c)] = -extent + ((c + 0.5) * 2 * extent) / grid;
+      points[2 * (r * grid + c) + 1] = extent - ((r + 0.5) * 2 * extent) / grid;
+    }
+  }
+  const { logits } = forwardPass(run.net, points, grid * grid);
+  const image = new ImageData(grid, grid);
+  for (let p = 0; p < grid * grid; p += 1) {
+    const k = logitsArgmax(logits, CLASSES * p);
+    const sure = Math.exp(-logitsLoss(logits, CLASSES * p, k)); // probability of the predicted class
+    const [red, green, blue] = CLASS_COLORS[k];
+    image.data.set([red, green, blue, Math.round(255 * (0.12 + 0.5 * (sure - 1 / 3) * 1.5))], 4 * p);
+  }
+  ctx.clearRect(0, 0, px, px);
+  ctx.imageSmoothingEnabled = false;
+  createImageBitmap(image).then((bitmap) => { // async: draw points once the regions are in place
+    ctx.clearRect(0, 0, px, px);
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(bitmap, 0, 0, px, px);
+    const ink = getComputedStyle(canvas).color;
+    const val = forwardPass(run.net, run.val.x, run.val.count).logits;
+    ctx.fillStyle = ink;
+    for (let n = 0; n < run.val.count; n += 1) {
+      ctx.globalAlpha = 1 - Math.exp(-logitsLoss(val, CLASSES * n, run.val.labels[n]));
+      ctx.fillRect(toPx(run.val.x[2 * n]) - 1.5 * ratio, toPy(run.val.x[2 * n + 1]) - 1.5 * ratio, 3 * ratio, 3 * ratio);
+    }
+    ctx.globalAlpha = 1;
+    ctx.lineWidth = ratio;
+    ctx.strokeStyle = ink;
+    for (let n = 0; n < run.train.count; n += 1) {
+      const [red, green, blue] = CLASS_COLORS[run.train.labels[n]];
+      ctx.fillStyle = `rgb(${red},${green},${blue})`;
+      ctx.beginPath();
+      ctx.arc(toPx(run.train.x[2 * n]), toPy(run.train.x[2 * n + 1]), 3.2 * ratio, 0, 2 * Math.PI);
+      ctx.fill();
+      ctx.stroke();
+    }
+  });
+}
+
+/** Curves over the epochs: `series` = [{values, cls}] on y in [0, top]; dashed lines at drops. */
+function drawCurves(svg, { series, epochs, top, yTitle, drops, height = 150, yTicks }) {
+  const width = 420, left = 44, right = 10, topPad = 20, bottom = 26;
+  svg.replaceChildren();
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  const toX = (e) => left + ((width - left - right) * e) / epochs;
+  const toY = (v) => topPad + (height - topPad - bottom) * (1 - Math.min(v, top) / top);
+  drawAxis(svg, { x: left, ticks: yTicks || niceTicks(top, 3).filter((t) => t <= top + 1e-12), toY, side: "left", format: (v) => String(+v.toPrecision(3)), title: yTitle, titleX: 2 });
+  for (const drop of drops) {
+    svg.append(svgEl("line", { x1: toX(drop - 1), x2: toX(drop - 1), y1: topPad, y2: height - bottom, class: "lx-threshold" }));
+  }
+  for (const t of niceTicks(epochs, 5).filter((t) => t <= epochs)) {
+    const text = svgEl("text", { x: toX(t), y: height - bottom + 12, "text-anchor": "middle" });
+    text.textContent = String(t);
+    svg.append(text);
+  }
+  const title = svgEl("text", { x: width - right, y: height - 2, "text-anchor": "end", class: "lx-axis-title" });
+  title.textContent = "epoch";
+  svg.append(title);
+  for (const { values, cls, marked } of series) {
+    if (!values.length) continue;
+    const d = values.map((v, e) => `${e ? "L" : "M"}${toX(e + 1).toFixed(1)},${toY(v).toFixed(1)}`).join("");
+    svg.append(svgEl("path", { d, class: cls }));
+    if (marked !== undefined) svg.append(svgEl("circle", { cx: toX(marked + 1), cy: toY(values[marked]), r: 3.5, class: cls }));
+  }
+}
+
+function render({ model, el: host }) {
+  const data = model.get("data");
+  const root = el("div", { class: "lx-explorer lx-live", role: "group", "aria-label": "Live trainer" });
+  const status = el("p", { class: "lx-live-status", "aria-live": "polite" });
+
+  const button = (text, name) => el("button", { type: "button", class: "lx-button", "data-action": name, text });
+  const playButton = button("Play", "play");
+  playButton.setAttribute("aria-pressed", "false");
+  const stepButton = button("Step one epoch", "step");
+  const resetButton = button("Reset", "reset");
+  const dropButton = button("Drop the learning rate ×0.2 now", "drop");
+
+  const scheduleId = uniqueId("schedule");
+  const schedule = el("select", { id: scheduleId, "data-name": "schedule" }, data.presets.map((p) => el("option", { value: p.value, text: p.label })));
+  schedule.value = data.preset;
+  const scheduleRow = el("div", { class: "lx-live-select" }, [el("label", { for: scheduleId, text: "schedule" }), schedule]);
+  const pick = (values, format) => (v) => format(values[Number(v)]);
+  const controls = {
+    weight_decay: slider({ label: "weight decay", min: 0, max: data.weight_decays.length - 1, step: 1, value: data.weight_decays.indexOf(data.settings.weight_decay), name: "weight_decay", format: pick(data.weight_decays, (v) => (v ? v.toExponential(0) : "0")) }),
+    label_noise: slider({ label: "label noise", min: 0, max: data.max_noise, step: 0.05, value: data.settings.label_noise, name: "label_noise", format: (v) => `${Math.round(100 * v)}%` }),
+    width: slider({ label: "hidden width", min: 0, max: data.widths.length - 1, step: 1, value: data.widths.indexOf(data.settings.width), name: "width", format: pick(data.widths, String) }),
+    seed: slider({ label: "seed", min: 1, max: data.max_seed, step: 1, value: data.settings.seed, name: "seed", format: (v) => String(v) }),
+  };
+  const readouts = {
+    epoch: readout("epoch", "epoch"),
+    lr: readout("learning-rate", "learning rate (next epoch)"),
+    trainLoss: readout("train-loss", "training loss"),
+    trainAcc: readout("train-accuracy", "training accuracy"),
+    valLoss: readout("val-loss", "validation loss"),
+    valAcc: readout("val-accuracy", "validation accuracy"),
+    bestEpoch: readout("best-epoch", "lowest validation loss at epoch"),
+  };
+  const map = el("canvas", { class: "lx-live-map", role: "img", "aria-label": "Decision regions with training points and validation points" });
+  const mapLegend = el("p", { class: "lx-legend" });
+  mapLegend.innerHTML = "Background: the predicted class (stronger where surer). Circles: training points, coloured by their label (noisy labels included). Dots: validation points, darker the less probability the network gives their true class.";
+  const lossSvg = svgEl("svg", { role: "img", "aria-label": "Training and validation loss per epoch" });
+  const accSvg = svgEl("svg", { role: "img", "aria-label": "Training and validation accuracy per epoch" });
+  const lrSvg = svgEl("svg", { role: "img", "aria-label": "Learning rate per epoch" });
+  const curvesLegend = el("p", { class: "lx-legend" });
+  curvesLegend.innerHTML = '<span class="lx-live-val-key">── validation</span> &nbsp; <span class="lx-live-train-key">··· training (as the optimiser saw it)</span>; dashed lines: learning-rate drops; dot: lowest validation loss';
+
+  root.append(
+    el("div", { class: "lx-live-buttons" }, [playButton, stepButton, resetButton, dropButton]),
+    status,
+    el("div", { class: "lx-grid" }, [
+      el("div", { class: "lx-panel" }, [el("div", { class: "lx-readouts" }, Object.values(readouts).map((r) => r.root)), lossSvg, accSvg, lrSvg, curvesLegend]),
+      el("div", { class: "lx-panel" }, [map, mapLegend, scheduleRow, ...Object.values(controls).map((c) => c.root), el("p", { class: "lx-legend", text: "Changing the schedule or a slider starts a new run." })]),
+    ]),
+  );
+  host.append(root);
+
+  let run = null, playing = false, frame = null, lastMap = -Infinity;
+
+  function currentSettings() {
+    return {
+      ...data.settings,
+      weight_decay: data.weight_decays[Number(controls.weight_decay.input.value)],
+      label_noise: Number(controls.label_noise.input.value),
+      width: data.widths[Number(controls.width.input.value)],
+      seed: Number(controls.seed.input.value),
+    };
+  }
+
+  function publish() {
+    root.dataset.trajectory = JSON.stringify({ settings: run.settings, drops: run.drops, history: run.history });
+    root.dataset.state = run.done ? "done" : playing ? "playing" : "paused";
+  }
+
+  function draw(force = false) {
+    const h = run.history, epochs = run.settings.epochs, last = h.val_loss.length - 1;
+    readouts.epoch.set(run.epoch, 0);
+    readouts.lr.set(run.done ? h.lr[last] : run.nextLr, 4);
+    if (last >= 0) {
+      const best = h.val_loss.indexOf(Math.min(...h.val_loss));
+      readouts.trainLoss.set(h.train_loss[last]);
+      readouts.trainAcc.set(h.train_accuracy[last]);
+      readouts.valLoss.set(h.val_loss[last]);
+      readouts.valAcc.set(h.val_accuracy[last]);
+      readouts.bestEpoch.set(best + 1, 0);
+      const lossTop = niceTicks(Math.max(1, ...h.val_loss.slice(0, 3)), 3).slice(-1)[0];
+      drawCurves(lossSvg, { series: [{ values: h.train_loss, cls: "lx-live-train lx-loss-line" }, { values: h.val_loss, cls: "lx-live-val lx-loss-line", marked: best }], epochs, top: lossTop, yTitle: "loss", drops: run.drops });
+    } else {
+      for (const r of [readouts.trainLoss, readouts.trainAcc, readouts.valLoss, readouts.valAcc, readouts.bestEpoch]) r.root.querySelector(".lx-readout-value").textContent = "–";
+      drawCurves(lossSvg, { series: [], epochs, top: 1.2, yTitle: "loss", drops: run.drops });
+    }
+    drawCurves(accSvg, { series: [{ values: h.train_accuracy, cls: "lx-live-train lx-acc-line" }, { values: h.val_accuracy, cls: "lx-live-val lx-acc-line" }], epochs, top: 1, yTitle: "accuracy", drops: run.drops, yTicks: [0, 0.5, 1] });
+    const plannedLr = Array.from({ length: epochs }, (_, e) => lrAt(run.settings, run.drops, e + 1));
+    drawCurves(lrSvg, { series: [{ values: plannedLr, cls: "lx-live-lr" }], epochs, top: run.settings.lr, yTitle: "learning rate", drops: [], height: 80, yTicks: [0, run.settings.lr] });
+    const now = performance.now();
+    if (force || now - lastMap > 120) { drawMap(map, run, data.extent); lastMap = now; }
+    status.textContent = run.done ? `Done: ${epochs} epochs.` : `${playing ? "Training" : "Paused"}: epoch ${run.epoch} of ${epochs}.`;
+    playButton.textContent = playing ? "Pause" : "Play";
+    playButton.setAttribute("aria-pressed", String(playing));
+    publish();
+  }
+
+  // Training runs in slices of at most `data.slice_ms` between animation frames, so the page
+  // stays responsive; the readouts and curves are redrawn once per frame.
+  function tick() {
+    frame = null;
+    if (!playing) return;
+    const start = performance.now();
+    while (!run.done && performance.now() - start < data.slice_ms) run.step();
+    if (run.done) playing = false;
+    draw(run.done);
+    if (playing) frame = requestAnimationFrame(tick);
+  }
+
+  function setPlaying(on) {
+    playing = on && !run.done;
+    if (playing && frame === null) frame = requestAnimationFrame(tick);
+    draw();
+  }
+
+  function reset() {
+    if (frame !== null) cancelAnimationFrame(frame);
+    frame = null;
+    playing = false;
+    run = new LiveRun(currentSettings(), presetDrops(data.settings.epochs, schedule.value));
+    draw(true);
+  }
+
+  playButton.addEventListener("click", () => setPlaying(!playing));
+  stepButton.addEventListener("click", () => {
+    setPlaying(false);
+    const target = run.epoch + 1;
+    while (!run.done && run.epoch < target) run.step();
+    draw(true);
+  });
+  resetButton.addEventListener("click", reset);
+  dropButton.addEventListener("click", () => { run.dropNow(); draw(); });
+  schedule.addEventListener("change", reset);
+  for (const control of Object.values(controls)) control.input.addEventListener("change", reset);
+  // Follow the site's light/dark switch: redraw the map (its ink is the text colour).
+  const themeWatch = new MutationObserver(() => drawMap(map, run, data.extent));
+  themeWatch.observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
+  reset();
+  return () => { themeWatch.disconnect(); if (frame !== null) cancelAnimationFrame(frame); };
+}
+
+export default { render };
