@@ -8,7 +8,8 @@ nor NumPy's generators), in this order: the training points, the validation poin
 weights, then one shuffle of the training set per epoch.
 
 The data: three spiral arms (one per class) with Gaussian jitter; a share ``label_noise`` of
-the *training* labels is replaced by another class at random. The network: 2 inputs, two
+the labels, in the training and the validation set alike, is replaced by another class at
+random. The network: 2 inputs, two
 ReLU layers of ``width`` units, 3 logits, He-uniform weights, zero biases. The optimiser:
 mini-batch SGD with momentum and weight decay exactly as ``torch.optim.SGD`` does it,
 
@@ -97,16 +98,17 @@ def preset_drops(epochs: int, preset: str) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Dataset:
-    """Points ``x`` (n, 2) with labels; ``clean_labels`` are the arms' classes before label noise."""
+    """Points ``x`` (n, 2) with their labels ``y``; ``clean`` are the arms' classes before label noise."""
 
     x_train: Array
     y_train: NDArray[np.int64]
     clean_train: NDArray[np.int64]
     x_val: Array
     y_val: NDArray[np.int64]
+    clean_val: NDArray[np.int64]
 
 
-def _spiral_points(rng: Mulberry32, count: int, settings: TrainerSettings, noisy: bool) -> tuple[Array, NDArray[np.int64], NDArray[np.int64]]:
+def _spiral_points(rng: Mulberry32, count: int, settings: TrainerSettings) -> tuple[Array, NDArray[np.int64], NDArray[np.int64]]:
     """``count`` points; point i is on arm i mod 3 at t ~ U(0,1): radius R (0.1 + 0.9 t), angle
     2 pi (c/3 + turns t), plus N(0, jitter^2) on each coordinate. Two more uniforms decide
     label noise (drawn for every point, so the points do not depend on the noise level)."""
@@ -123,15 +125,15 @@ def _spiral_points(rng: Mulberry32, count: int, settings: TrainerSettings, noisy
         flip = rng.uniform()
         other = rng.below(CLASSES - 1)
         clean[i] = c
-        labels[i] = (c + 1 + other) % CLASSES if noisy and flip < settings.label_noise else c
+        labels[i] = (c + 1 + other) % CLASSES if flip < settings.label_noise else c
     return x, labels, clean
 
 
 def make_dataset(rng: Mulberry32, settings: TrainerSettings) -> Dataset:
-    """The training points (labels with noise), then the validation points (clean labels)."""
-    x_train, y_train, clean_train = _spiral_points(rng, settings.train_size, settings, noisy=True)
-    x_val, y_val, _ = _spiral_points(rng, settings.val_size, settings, noisy=True)
-    return Dataset(x_train, y_train, clean_train, x_val, y_val)
+    """The training points, then the validation points; label noise hits both alike."""
+    x_train, y_train, clean_train = _spiral_points(rng, settings.train_size, settings)
+    x_val, y_val, clean_val = _spiral_points(rng, settings.val_size, settings)
+    return Dataset(x_train, y_train, clean_train, x_val, y_val, clean_val)
 
 
 @dataclass
@@ -170,6 +172,12 @@ def per_example_loss(logits: Array, labels: NDArray[np.int64]) -> Array:
     top = logits.max(axis=1, keepdims=True)
     log_sum = np.log(np.exp(logits - top).sum(axis=1))
     return -(logits[np.arange(len(labels)), labels] - top[:, 0] - log_sum)
+
+
+def evaluate(net: Network, x: Array, labels: NDArray[np.int64]) -> tuple[Array, NDArray[np.bool_]]:
+    """Per-example cross-entropy and whether the predicted class (argmax) is the label."""
+    logits = forward(net, x)[2]
+    return per_example_loss(logits, labels), logits.argmax(axis=1) == labels
 
 
 def gradients(net: Network, x: Array, labels: NDArray[np.int64]) -> tuple[list[Array], list[Array], Array, Array]:
@@ -246,12 +254,12 @@ def train(settings: TrainerSettings) -> Run:
                 velocity_b = [settings.momentum * v + g for v, g in zip(velocity_b, grad_b)]
             net.w = [w - lr * v for w, v in zip(net.w, velocity_w)]
             net.b = [b - lr * v for b, v in zip(net.b, velocity_b)]
-        val_logits = forward(net, data.x_val)[2]
+        val_loss, val_right = evaluate(net, data.x_val, data.y_val)
         records["lr"].append(lr)
         records["train_loss"].append(loss_sum / n)
         records["train_accuracy"].append(right / n)
-        records["val_loss"].append(float(per_example_loss(val_logits, data.y_val).mean()))
-        records["val_accuracy"].append(float((val_logits.argmax(axis=1) == data.y_val).mean()))
+        records["val_loss"].append(float(val_loss.mean()))
+        records["val_accuracy"].append(float(val_right.mean()))
     history = History(**{k: np.array(v) for k, v in records.items()})
     return Run(settings, data, net, history)
 

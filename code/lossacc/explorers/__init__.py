@@ -3,7 +3,11 @@
 from lossacc.explorers.base import Explorer, explorer_module
 from lossacc.explorers.epochs import EpochExplorer
 from lossacc.explorers.imbalance import ImbalanceExplorer
+from lossacc.explorers.live_trainer import LiveTrainerExplorer
 from lossacc.explorers.population import PopulationExplorer
 from lossacc.explorers.prediction import PredictionExplorer
 
-__all__ = ["EpochExplorer", "Explorer", "ImbalanceExplorer", "PopulationExplorer", "PredictionExplorer", "explorer_module"]
+__all__ = [
+    "EpochExplorer", "Explorer", "ImbalanceExplorer", "LiveTrainerExplorer", "PopulationExplorer", "PredictionExplorer",
+    "explorer_module",
+]

@@ -5,6 +5,9 @@
 
 const CLASSES = 3;
 const DROP_FACTOR = 0.2;
+const MAP_EVERY_MS = 250; // the decision regions are redrawn at most this often while training
+const EVAL_ROWS = 200; // validation points per unit of work
+const MAP_ROWS = 8; // rows of the decision-region grid per frame
 
 /** Mulberry32 (as lossacc.live_training.Mulberry32): uniforms, Box–Muller normals, integers. */
 function mulberry32(seed) {
@@ -39,7 +42,7 @@ function presetDrops(epochs, preset) {
 }
 
 /** Points on three spiral arms (point i on arm i mod 3), as lossacc.live_training._spiral_points. */
-function spiralPoints(rng, count, s, noisy) {
+function spiralPoints(rng, count, s) {
   const x = new Float64Array(2 * count), labels = new Int32Array(count);
   for (let i = 0; i < count; i += 1) {
     const c = i % CLASSES;
@@ -50,7 +53,7 @@ function spiralPoints(rng, count, s, noisy) {
     x[2 * i + 1] = radius * Math.sin(angle) + s.jitter * rng.normal();
     const flip = rng.uniform();
     const other = rng.below(CLASSES - 1);
-    labels[i] = noisy && flip < s.label_noise ? (c + 1 + other) % CLASSES : c;
+    labels[i] = flip < s.label_noise ? (c + 1 + other) % CLASSES : c;
   }
   return { x, labels, count };
 }
@@ -111,46 +114,70 @@ function forwardPass(net, x, rows) {
   return { h1, h2, logits: dense(h2, rows, net[2], false) };
 }
 
-/** Mean loss and accuracy of the network on a whole set. */
-function evaluate(net, set) {
-  const { logits } = forwardPass(net, set.x, set.count);
-  let lossSum = 0, right = 0;
-  for (let n = 0; n < set.count; n += 1) {
-    lossSum += logitsLoss(logits, CLASSES * n, set.labels[n]);
-    if (logitsArgmax(logits, CLASSES * n) === set.labels[n]) right += 1;
+/** Add the losses and right answers of points start..end-1 of `set` to `tally`, in order. */
+function evaluateRows(net, set, start, end, tally) {
+  const { logits } = forwardPass(net, set.x.subarray(2 * start, 2 * end), end - start);
+  for (let n = start; n < end; n += 1) {
+    const at = CLASSES * (n - start);
+    tally.lossSum += logitsLoss(logits, at, set.labels[n]);
+    if (logitsArgmax(logits, at) === set.labels[n]) tally.right += 1;
   }
-  return { loss: lossSum / set.count, accuracy: right / set.count };
+  tally.logits.set(logits, CLASSES * start);
 }
 
-/** A training run that advances one mini-batch at a time, as lossacc.live_training.train. */
+/** A training run, as lossacc.live_training.train, that advances in small units of work (one
+ *  mini-batch, or EVAL_ROWS validation points at the end of an epoch), so that the page can
+ *  stop between any two of them. */
 class LiveRun {
   constructor(settings, drops) {
     this.settings = settings;
     this.drops = [...drops];
     this.rng = mulberry32(settings.seed);
-    this.train = spiralPoints(this.rng, settings.train_size, settings, true);
-    this.val = spiralPoints(this.rng, settings.val_size, settings, true);
+    this.train = spiralPoints(this.rng, settings.train_size, settings);
+    this.val = spiralPoints(this.rng, settings.val_size, settings);
     this.net = initNetwork(this.rng, settings.width);
     this.velocity = null;
     this.epoch = 0; // epochs completed
     this.batchStart = 0;
+    this.tally = null; // the validation pass under way at the end of an epoch
+    this.valLogits = null;
     this.history = { lr: [], train_loss: [], train_accuracy: [], val_loss: [], val_accuracy: [] };
   }
 
   get done() { return this.epoch >= this.settings.epochs; }
 
-  /** Learning rate of the next epoch (the current one while an epoch is under way). */
-  get nextLr() { return lrAt(this.settings, this.drops, this.epoch + 1); }
+  /** The next epoch to start (1-based). */
+  get nextEpoch() { return this.batchStart > 0 || this.tally ? this.epoch + 2 : this.epoch + 1; }
 
-  /** Drop the learning rate ×0.2 from the next epoch on (or at once, between epochs). */
+  /** Learning rate of the next epoch to start. */
+  get nextLr() { return lrAt(this.settings, this.drops, this.nextEpoch); }
+
+  /** Drop the learning rate ×0.2 from the next epoch to start on. */
   dropNow() {
-    this.drops.push(this.batchStart === 0 ? this.epoch + 1 : this.epoch + 2);
+    this.drops.push(this.nextEpoch);
     this.drops.sort((a, b) => a - b);
   }
 
-  /** One mini-batch step; ends the epoch (shuffles first, evaluates last) where due. */
+  /** One unit of work: a mini-batch step (an epoch starts with a shuffle), or a slice of the
+   *  validation pass that ends the epoch. */
   step() {
     const s = this.settings, n = s.train_size;
+    if (this.tally) {
+      const start = this.tally.next, end = Math.min(start + EVAL_ROWS, this.val.count);
+      evaluateRows(this.net, this.val, start, end, this.tally);
+      this.tally.next = end;
+      if (end === this.val.count) {
+        this.valLogits = this.tally.logits;
+        this.history.lr.push(this.lr);
+        this.history.train_loss.push(this.lossSum / n);
+        this.history.train_accuracy.push(this.right / n);
+        this.history.val_loss.push(this.tally.lossSum / this.val.count);
+        this.history.val_accuracy.push(this.tally.right / this.val.count);
+        this.epoch += 1;
+        this.tally = null;
+      }
+      return;
+    }
     if (this.batchStart === 0) {
       this.order = Array.from({ length: n }, (_, i) => i);
       for (let i = n - 1; i > 0; i -= 1) {
@@ -161,18 +188,11 @@ class LiveRun {
       this.lossSum = 0;
       this.right = 0;
     }
-    const batch = this.order.slice(this.batchStart, this.batchStart + s.batch_size);
-    this.sgdStep(batch);
+    this.sgdStep(this.order.slice(this.batchStart, this.batchStart + s.batch_size));
     this.batchStart += s.batch_size;
     if (this.batchStart >= n) {
-      const val = evaluate(this.net, this.val);
-      this.history.lr.push(this.lr);
-      this.history.train_loss.push(this.lossSum / n);
-      this.history.train_accuracy.push(this.right / n);
-      this.history.val_loss.push(val.loss);
-      this.history.val_accuracy.push(val.accuracy);
-      this.epoch += 1;
       this.batchStart = 0;
+      this.tally = { next: 0, lossSum: 0, right: 0, logits: new Float64Array(CLASSES * this.val.count) };
     }
   }
 
@@ -250,44 +270,31 @@ class LiveRun {
 
 const CLASS_COLORS = [[31, 119, 180], [255, 127, 14], [44, 160, 44]]; // tab:blue, tab:orange, tab:green
 
-/** Decision regions (colour of the predicted class, stronger where surer), training points in
- *  the colour of their (possibly noisy) label, validation points as dots whose darkness is
- *  1 - p(true class): the confident mistakes stand out. */
-function drawMap(canvas, run, extent, grid = 64) {
-  const size = canvas.clientWidth || 300;
-  const ratio = window.devicePixelRatio || 1;
-  if (canvas.width !== Math.round(size * ratio)) { canvas.width = Math.round(size * ratio); canvas.height = Math.round(size * ratio); }
-  const ctx = canvas.getContext("2d");
-  const px = canvas.width;
-  const toPx = (v) => ((v + extent) / (2 * extent)) * px;
-  const toPy = (v) => ((extent - v) / (2 * extent)) * px;
-  const points = new Float64Array(2 * grid * grid);
-  for (let r = 0; r < grid; r += 1) {
-    for (let c = 0; c < grid; c += 1) {
-      points[2 * (r * grid + c)] = -extent + ((c + 0.5) * 2 * extent) / grid;
-      points[2 * (r * grid + c) + 1] = extent - ((r + 0.5) * 2 * extent) / grid;
-    }
-  }
-  const { logits } = forwardPass(run.net, points, grid * grid);
-  const image = new ImageData(grid, grid);
-  for (let p = 0; p < grid * grid; p += 1) {
-    const k = logitsArgmax(logits, CLASSES * p);
-    const sure = Math.exp(-logitsLoss(logits, CLASSES * p, k)); // probability of the predicted class
-    const [red, green, blue] = CLASS_COLORS[k];
-    image.data.set([red, green, blue, Math.round(255 * (0.12 + 0.5 * (sure - 1 / 3) * 1.5))], 4 * p);
-  }
-  ctx.clearRect(0, 0, px, px);
-  ctx.imageSmoothingEnabled = false;
-  createImageBitmap(image).then((bitmap) => { // async: draw points once the regions are in place
+/** A drawing of the decision regions for the network as it is now, computed MAP_ROWS grid rows
+ *  per call of `advance()` (it keeps a copy of the weights, so training may go on meanwhile).
+ *  The regions take the colour of the predicted class (stronger where surer); training points
+ *  the colour of their (possibly noisy) label; validation points are dots whose darkness is
+ *  1 - p(true class), so that the confident mistakes stand out. */
+function mapJob(canvas, run, extent, grid = 48) {
+  const net = run.net.map((layer) => ({ ...layer, w: layer.w.slice(), b: layer.b.slice() }));
+  const valLogits = run.valLogits, image = new ImageData(grid, grid);
+  let row = 0;
+  const paint = (bitmap) => {
+    const size = canvas.clientWidth || 300, ratio = window.devicePixelRatio || 1, px = Math.round(size * ratio);
+    if (canvas.width !== px) { canvas.width = px; canvas.height = px; }
+    const ctx = canvas.getContext("2d");
+    const toPx = (v) => ((v + extent) / (2 * extent)) * px;
+    const toPy = (v) => ((extent - v) / (2 * extent)) * px;
     ctx.clearRect(0, 0, px, px);
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(bitmap, 0, 0, px, px);
     const ink = getComputedStyle(canvas).color;
-    const val = forwardPass(run.net, run.val.x, run.val.count).logits;
     ctx.fillStyle = ink;
-    for (let n = 0; n < run.val.count; n += 1) {
-      ctx.globalAlpha = 1 - Math.exp(-logitsLoss(val, CLASSES * n, run.val.labels[n]));
-      ctx.fillRect(toPx(run.val.x[2 * n]) - 1.5 * ratio, toPy(run.val.x[2 * n + 1]) - 1.5 * ratio, 3 * ratio, 3 * ratio);
+    if (valLogits) {
+      for (let n = 0; n < run.val.count; n += 1) {
+        ctx.globalAlpha = 1 - Math.exp(-logitsLoss(valLogits, CLASSES * n, run.val.labels[n]));
+        ctx.fillRect(toPx(run.val.x[2 * n]) - 2 * ratio, toPy(run.val.x[2 * n + 1]) - 2 * ratio, 4 * ratio, 4 * ratio);
+      }
     }
     ctx.globalAlpha = 1;
     ctx.lineWidth = ratio;
@@ -300,7 +307,32 @@ function drawMap(canvas, run, extent, grid = 64) {
       ctx.fill();
       ctx.stroke();
     }
-  });
+  };
+  return {
+    /** Compute the next rows; once all are done, paint (asynchronously) and return true. */
+    advance() {
+      const last = Math.min(row + MAP_ROWS, grid), count = (last - row) * grid;
+      const points = new Float64Array(2 * count);
+      for (let r = row; r < last; r += 1) {
+        for (let c = 0; c < grid; c += 1) {
+          const p = (r - row) * grid + c;
+          points[2 * p] = -extent + ((c + 0.5) * 2 * extent) / grid;
+          points[2 * p + 1] = extent - ((r + 0.5) * 2 * extent) / grid;
+        }
+      }
+      const { logits } = forwardPass(net, points, count);
+      for (let p = 0; p < count; p += 1) {
+        const k = logitsArgmax(logits, CLASSES * p);
+        const sure = Math.exp(-logitsLoss(logits, CLASSES * p, k)); // probability of the predicted class
+        const [red, green, blue] = CLASS_COLORS[k];
+        image.data.set([red, green, blue, Math.round(255 * (0.1 + 0.6 * (sure - 1 / 3)))], 4 * (row * grid + p));
+      }
+      row = last;
+      if (row < grid) return false;
+      createImageBitmap(image).then(paint);
+      return true;
+    },
+  };
 }
 
 /** Curves over the epochs: `series` = [{values, cls}] on y in [0, top]; dashed lines at drops. */
@@ -326,7 +358,7 @@ function drawCurves(svg, { series, epochs, top, yTitle, drops, height = 150, yTi
     if (!values.length) continue;
     const d = values.map((v, e) => `${e ? "L" : "M"}${toX(e + 1).toFixed(1)},${toY(v).toFixed(1)}`).join("");
     svg.append(svgEl("path", { d, class: cls }));
-    if (marked !== undefined) svg.append(svgEl("circle", { cx: toX(marked + 1), cy: toY(values[marked]), r: 3.5, class: cls }));
+    if (marked !== undefined) svg.append(svgEl("circle", { cx: toX(marked + 1), cy: toY(values[marked]), r: 5, class: `${cls} lx-live-mark` }));
   }
 }
 
@@ -343,9 +375,9 @@ function render({ model, el: host }) {
   const dropButton = button("Drop the learning rate ×0.2 now", "drop");
 
   const scheduleId = uniqueId("schedule");
-  const schedule = el("select", { id: scheduleId, "data-name": "schedule" }, data.presets.map((p) => el("option", { value: p.value, text: p.label })));
-  schedule.value = data.preset;
-  const scheduleRow = el("div", { class: "lx-live-select" }, [el("label", { for: scheduleId, text: "schedule" }), schedule]);
+  const scheduleSelect = el("select", { id: scheduleId, "data-name": "schedule" }, data.presets.map((p) => el("option", { value: p.value, text: p.label })));
+  scheduleSelect.value = data.preset;
+  const scheduleRow = el("div", { class: "lx-live-select" }, [el("label", { for: scheduleId, text: "schedule" }), scheduleSelect]);
   const pick = (values, format) => (v) => format(values[Number(v)]);
   const controls = {
     weight_decay: slider({ label: "weight decay", min: 0, max: data.weight_decays.length - 1, step: 1, value: data.weight_decays.indexOf(data.settings.weight_decay), name: "weight_decay", format: pick(data.weight_decays, (v) => (v ? v.toExponential(0) : "0")) }),
@@ -362,7 +394,7 @@ function render({ model, el: host }) {
     valAcc: readout("val-accuracy", "validation accuracy"),
     bestEpoch: readout("best-epoch", "lowest validation loss at epoch"),
   };
-  const map = el("canvas", { class: "lx-live-map", role: "img", "aria-label": "Decision regions with training points and validation points" });
+  const canvas = el("canvas", { class: "lx-live-map", role: "img", "aria-label": "Decision regions with training points and validation points" });
   const mapLegend = el("p", { class: "lx-legend" });
   mapLegend.innerHTML = "Background: the predicted class (stronger where surer). Circles: training points, coloured by their label (noisy labels included). Dots: validation points, darker the less probability the network gives their true class.";
   const lossSvg = svgEl("svg", { role: "img", "aria-label": "Training and validation loss per epoch" });
@@ -376,12 +408,12 @@ function render({ model, el: host }) {
     status,
     el("div", { class: "lx-grid" }, [
       el("div", { class: "lx-panel" }, [el("div", { class: "lx-readouts" }, Object.values(readouts).map((r) => r.root)), lossSvg, accSvg, lrSvg, curvesLegend]),
-      el("div", { class: "lx-panel" }, [map, mapLegend, scheduleRow, ...Object.values(controls).map((c) => c.root), el("p", { class: "lx-legend", text: "Changing the schedule or a slider starts a new run." })]),
+      el("div", { class: "lx-panel" }, [canvas, mapLegend, scheduleRow, ...Object.values(controls).map((c) => c.root), el("p", { class: "lx-legend", text: "Changing the schedule or a slider starts a new run." })]),
     ]),
   );
   host.append(root);
 
-  let run = null, playing = false, frame = null, lastMap = -Infinity;
+  let run = null, playing = false, frame = null, lastMap = -Infinity, map = null;
 
   function currentSettings() {
     return {
@@ -401,7 +433,9 @@ function render({ model, el: host }) {
   function draw(force = false) {
     const h = run.history, epochs = run.settings.epochs, last = h.val_loss.length - 1;
     readouts.epoch.set(run.epoch, 0);
-    readouts.lr.set(run.done ? h.lr[last] : run.nextLr, 4);
+    const lr = run.done ? h.lr[last] : run.nextLr;
+    readouts.lr.set(lr, 4);
+    readouts.lr.root.querySelector(".lx-readout-value").textContent = String(+lr.toPrecision(3));
     if (last >= 0) {
       const best = h.val_loss.indexOf(Math.min(...h.val_loss));
       readouts.trainLoss.set(h.train_loss[last]);
@@ -418,29 +452,43 @@ function render({ model, el: host }) {
     drawCurves(accSvg, { series: [{ values: h.train_accuracy, cls: "lx-live-train lx-acc-line" }, { values: h.val_accuracy, cls: "lx-live-val lx-acc-line" }], epochs, top: 1, yTitle: "accuracy", drops: run.drops, yTicks: [0, 0.5, 1] });
     const plannedLr = Array.from({ length: epochs }, (_, e) => lrAt(run.settings, run.drops, e + 1));
     drawCurves(lrSvg, { series: [{ values: plannedLr, cls: "lx-live-lr" }], epochs, top: run.settings.lr, yTitle: "learning rate", drops: [], height: 80, yTicks: [0, run.settings.lr] });
-    const now = performance.now();
-    if (force || now - lastMap > 120) { drawMap(map, run, data.extent); lastMap = now; }
+    if (force) redrawMap();
     status.textContent = run.done ? `Done: ${epochs} epochs.` : `${playing ? "Training" : "Paused"}: epoch ${run.epoch} of ${epochs}.`;
     playButton.textContent = playing ? "Pause" : "Play";
     playButton.setAttribute("aria-pressed", String(playing));
     publish();
   }
 
-  // Training runs in slices of at most `data.slice_ms` between animation frames, so the page
-  // stays responsive; the readouts and curves are redrawn once per frame.
+  /** Start a new drawing of the decision regions; the frames finish it. */
+  function redrawMap() {
+    map = mapJob(canvas, run, data.extent);
+    lastMap = performance.now();
+    requestFrame();
+  }
+
+  function requestFrame() {
+    if (frame === null && (playing || map)) frame = requestAnimationFrame(tick);
+  }
+
+  // Each frame does at most `data.slice_ms` of work: a few rows of the decision regions if a
+  // drawing is under way, then training in small units, so that the page stays responsive.
+  // Readouts and curves follow every frame.
   function tick() {
     frame = null;
-    if (!playing) return;
     const start = performance.now();
-    while (!run.done && performance.now() - start < data.slice_ms) run.step();
-    if (run.done) playing = false;
-    draw(run.done);
-    if (playing) frame = requestAnimationFrame(tick);
+    if (map && map.advance()) map = null;
+    if (playing) {
+      while (!run.done && performance.now() - start < data.slice_ms) run.step();
+      if (run.done) playing = false;
+      if (!map && (run.done || start - lastMap > MAP_EVERY_MS)) redrawMap();
+      draw();
+    }
+    requestFrame();
   }
 
   function setPlaying(on) {
     playing = on && !run.done;
-    if (playing && frame === null) frame = requestAnimationFrame(tick);
+    requestFrame();
     draw();
   }
 
@@ -448,7 +496,7 @@ function render({ model, el: host }) {
     if (frame !== null) cancelAnimationFrame(frame);
     frame = null;
     playing = false;
-    run = new LiveRun(currentSettings(), presetDrops(data.settings.epochs, schedule.value));
+    run = new LiveRun(currentSettings(), presetDrops(data.settings.epochs, scheduleSelect.value));
     draw(true);
   }
 
@@ -461,10 +509,10 @@ function render({ model, el: host }) {
   });
   resetButton.addEventListener("click", reset);
   dropButton.addEventListener("click", () => { run.dropNow(); draw(); });
-  schedule.addEventListener("change", reset);
+  scheduleSelect.addEventListener("change", reset);
   for (const control of Object.values(controls)) control.input.addEventListener("change", reset);
   // Follow the site's light/dark switch: redraw the map (its ink is the text colour).
-  const themeWatch = new MutationObserver(() => drawMap(map, run, data.extent));
+  const themeWatch = new MutationObserver(() => redrawMap());
   themeWatch.observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
   reset();
   return () => { themeWatch.disconnect(); if (frame !== null) cancelAnimationFrame(frame); };
