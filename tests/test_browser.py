@@ -211,3 +211,66 @@ def test_epoch_explorer_matches_the_library(offline_page: OfflinePage, site_url:
     step_slider(page, "epoch", 1)
     check(2)
     assert_worked_offline(offline_page)
+
+
+def test_live_trainer_trains_like_its_twin(offline_page: OfflinePage, site_url: str) -> None:
+    from lossacc.live_training import TrainerSettings, train, with_settings
+
+    page = offline_page.page
+    data = open_explorer(offline_page, site_url + "chapters/06_watch_it_overfit.html")
+    root = page.locator(".lx-live")
+
+    def trajectory() -> dict:
+        return json.loads(root.get_attribute("data-trajectory") or "{}")
+
+    def check_against_twin(exact_epochs: int) -> dict:
+        """The page's epochs so far equal the twin's: within 1e-9 for the first ``exact_epochs``,
+        and the same curves (within 1e-6) after them."""
+        shown = trajectory()
+        settings = TrainerSettings(**shown["settings"], drops=tuple(shown["drops"]))
+        page_history = shown["history"]
+        twin = train(with_settings(settings, epochs=len(page_history["val_loss"]))).history
+        for name, values in page_history.items():
+            np.testing.assert_allclose(values[:exact_epochs], getattr(twin, name)[:exact_epochs], rtol=0, atol=1e-9, err_msg=name)
+            np.testing.assert_allclose(values, getattr(twin, name), rtol=0, atol=1e-6, err_msg=name)
+        return shown
+
+    assert readout(page, "epoch") == 0
+    assert readout(page, "learning-rate") == data["settings"]["lr"]
+    page.get_by_role("button", name="Step one epoch").click()
+    assert readout(page, "epoch") == 1
+
+    # Keyboard: Play, let a few epochs pass, Pause.
+    page.get_by_role("button", name="Play").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => Number(document.querySelector('[data-readout=\"epoch\"]').dataset.value) >= 6", timeout=30_000)
+    page.keyboard.press("Enter")
+    assert root.get_attribute("data-state") == "paused"
+    page.get_by_role("button", name="Step one epoch").click()  # finish the epoch under way
+    epochs_done = int(readout(page, "epoch"))
+    val_loss_path = page.locator(".lx-live svg path.lx-live-val.lx-loss-line").get_attribute("d")
+    assert val_loss_path.count("L") == epochs_done - 1, "the validation-loss curve has a point per epoch"
+
+    # The drop button: the readout falls ×0.2 and the next epochs train at the lower rate.
+    lr_before = readout(page, "learning-rate")
+    page.get_by_role("button", name="Drop the learning rate ×0.2 now").click()
+    assert readout(page, "learning-rate") == pytest.approx(0.2 * lr_before, rel=1e-12)
+    for _ in range(3):
+        page.get_by_role("button", name="Step one epoch").click()
+    shown = check_against_twin(exact_epochs=epochs_done + 3)
+    assert epochs_done + 1 in shown["drops"]
+    lr = shown["history"]["lr"]
+    assert lr[epochs_done] == pytest.approx(0.2 * lr[epochs_done - 1], rel=1e-12)
+
+    # A slider moved with the keyboard starts a new run with its value.
+    step_slider(page, "seed", 1)
+    assert trajectory()["settings"]["seed"] == data["settings"]["seed"] + 1 and readout(page, "epoch") == 0
+    step_slider(page, "seed", -1)
+
+    # The whole default schedule, played to the end, against the twin.
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_selector('.lx-live[data-state="done"]', timeout=120_000)
+    shown = check_against_twin(exact_epochs=20)
+    assert len(shown["history"]["val_loss"]) == data["settings"]["epochs"]
+    assert shown["drops"] == [61, 121, 161]
+    assert_worked_offline(offline_page)

@@ -20,8 +20,8 @@ with the learning rate of each epoch from a schedule of drops (times 0.2 each).
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -143,15 +143,12 @@ class Network:
     w: list[Array]
     b: list[Array]
 
-    def copy(self) -> "Network":
-        return Network([w.copy() for w in self.w], [b.copy() for b in self.b])
-
 
 def init_network(rng: Mulberry32, width: int) -> Network:
     """He-uniform weights, U(-a, a) with a = sqrt(6 / fan_in), drawn row by row; zero biases."""
     sizes = [2, width, width, CLASSES]
     weights, biases = [], []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         bound = math.sqrt(6.0 / fan_in)
         w = np.array([[(2.0 * rng.uniform() - 1.0) * bound for _ in range(fan_out)] for _ in range(fan_in)])
         weights.append(w)
@@ -294,7 +291,3 @@ def with_settings(settings: TrainerSettings, **changes: object) -> TrainerSettin
     """A copy of ``settings`` with some fields changed."""
     return replace(settings, **changes)  # type: ignore[arg-type]
 
-
-def drop_epochs(lr: Sequence[float]) -> list[int]:
-    """Epochs (1-based) whose learning rate is lower than the previous epoch's."""
-    return [e + 1 for e in range(1, len(lr)) if lr[e] < lr[e - 1]]

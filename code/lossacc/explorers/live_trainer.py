@@ -32,7 +32,7 @@ class LiveTrainerExplorer(Explorer):
     _css = Explorer._css + "\n" + (ASSETS / "live_trainer.css").read_text()
 
     @classmethod
-    def from_settings(cls, settings: TrainerSettings | None = None, preset: str = "steps", slice_ms: float = 8.0) -> "LiveTrainerExplorer":
+    def from_settings(cls, settings: TrainerSettings | None = None, preset: str = "steps", slice_ms: float = 8.0) -> LiveTrainerExplorer:
         """An explorer that starts from ``settings`` (default: the chapter's) and schedule ``preset``."""
         settings = settings or TrainerSettings()
         if preset not in PRESETS:

@@ -1,0 +1,112 @@
+"""Time the live trainer's default run in headless Chromium, and how responsive the page stays.
+
+played    the explorer as the reader sees it: press Play, wait until the whole schedule is done.
+          Records the wall time, the longest gap between two animation frames, and the tasks
+          over 50 ms that a PerformanceObserver ("longtask") reports.
+baseline  the same training in the same page with nothing drawn: the run is stepped to the end
+          in one synchronous call (the page is frozen meanwhile), so its time is the pure
+          computation.
+
+The page is the explorer alone (the widget's module and style, as the book ships them), served
+from a local folder. Runs alternate between the two so that both see the same machine load.
+Prints each run, the medians, their ratio and the machine's load average.
+
+    python benchmarks/bench_live_trainer.py --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+from lossacc.explorers import LiveTrainerExplorer
+
+CHROMIUM = "/usr/bin/chromium"
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"><style>{css}</style></head>
+<body><div id="host"></div><script type="module">
+import widget, {{ LiveRun, presetDrops }} from "./widget.mjs";
+window.longTasks = [];
+new PerformanceObserver((list) => {{ for (const e of list.getEntries()) window.longTasks.push(e.duration); }})
+  .observe({{ type: "longtask", buffered: true }});
+const data = {data};
+window.computeOnly = () => {{
+  const start = performance.now();
+  const run = new LiveRun(data.settings, presetDrops(data.settings.epochs, data.preset));
+  while (!run.done) run.step();
+  return performance.now() - start;
+}};
+widget.render({{ model: {{ get: () => data }}, el: document.getElementById("host") }});
+</script></body></html>"""
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def played(page: Page, url: str) -> tuple[float, float, list[float]]:
+    """Seconds from Play to done, the longest frame gap (ms) and the long tasks (ms) meanwhile."""
+    page.goto(url)
+    page.wait_for_selector(".lx-live[data-state]")
+    page.wait_for_timeout(500)  # let the first drawing of the decision regions finish
+    page.evaluate("() => { window.longTasks.length = 0; }")
+    page.evaluate("""() => { window.frameTimes = []; const f = (t) => { window.frameTimes.push(t);
+      if (document.querySelector('.lx-live').dataset.state !== 'done') requestAnimationFrame(f); }; requestAnimationFrame(f); }""")
+    start = page.evaluate("() => performance.now()")
+    page.click('button[data-action="play"]')
+    page.wait_for_selector('.lx-live[data-state="done"]', timeout=300_000)
+    end = page.evaluate("() => performance.now()")
+    gaps = page.evaluate("() => window.frameTimes.slice(1).map((t, i) => t - window.frameTimes[i])")
+    return (end - start) / 1000, max(gaps), page.evaluate("() => window.longTasks")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each kind (default 3)")
+    args = parser.parse_args()
+    if args.runs < 1:
+        sys.exit("--runs must be at least 1")
+    if not Path(CHROMIUM).exists():
+        sys.exit(f"no Chromium at {CHROMIUM}")
+    explorer = LiveTrainerExplorer.from_settings()
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "widget.mjs").write_text(explorer._esm + "\nexport { LiveRun, presetDrops };\n")
+        Path(folder, "index.html").write_text(PAGE.format(css=explorer._css, data=json.dumps(explorer.data)))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=folder))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_port}/index.html"
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            walls, computes, worst_gaps, long_task_counts, worst_tasks = [], [], [], [], []
+            for run in range(1, args.runs + 1):
+                wall, gap, long_tasks = played(page, url)
+                compute = page.evaluate("() => window.computeOnly()") / 1000
+                walls.append(wall)
+                computes.append(compute)
+                worst_gaps.append(gap)
+                long_task_counts.append(len(long_tasks))
+                worst_tasks.append(max(long_tasks, default=0.0))
+                print(f"run {run}: played {wall:.2f} s (longest frame gap {gap:.0f} ms, {len(long_tasks)} tasks over 50 ms, "
+                      f"longest {worst_tasks[-1]:.0f} ms); baseline {compute:.2f} s", flush=True)
+            browser.close()
+        server.shutdown()
+    print(f"median: played {statistics.median(walls):.2f} s, baseline {statistics.median(computes):.2f} s, "
+          f"ratio {statistics.median(walls) / statistics.median(computes):.2f}; longest frame gap "
+          f"{statistics.median(worst_gaps):.0f} ms; tasks over 50 ms {statistics.median(long_task_counts):.0f} "
+          f"(longest {statistics.median(worst_tasks):.0f} ms)")
+    print("load average (1, 5, 15 min): " + ", ".join(f"{v:.1f}" for v in os.getloadavg()) + f" on {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()
