@@ -456,6 +456,7 @@ function render({ model, el: host }) {
     status.textContent = run.done ? `Done: ${epochs} epochs.` : `${playing ? "Training" : "Paused"}: epoch ${run.epoch} of ${epochs}.`;
     playButton.textContent = playing ? "Pause" : "Play";
     playButton.setAttribute("aria-pressed", String(playing));
+    playButton.disabled = stepButton.disabled = dropButton.disabled = run.done;
     publish();
   }
 
@@ -511,9 +512,10 @@ function render({ model, el: host }) {
   dropButton.addEventListener("click", () => { run.dropNow(); draw(); });
   scheduleSelect.addEventListener("change", reset);
   for (const control of Object.values(controls)) control.input.addEventListener("change", reset);
-  // Follow the site's light/dark switch: redraw the map (its ink is the text colour).
+  // Follow the site's (and JupyterLab's) light/dark switch: redraw the map, whose ink is the text colour.
   const themeWatch = new MutationObserver(() => redrawMap());
   themeWatch.observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
+  themeWatch.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light"] });
   reset();
   return () => { themeWatch.disconnect(); if (frame !== null) cancelAnimationFrame(frame); };
 }
