@@ -274,7 +274,7 @@ const CLASS_COLORS = [[31, 119, 180], [255, 127, 14], [44, 160, 44]]; // tab:blu
  *  per call of `advance()` (it keeps a copy of the weights, so training may go on meanwhile).
  *  The regions take the colour of the predicted class (stronger where surer); training points
  *  the colour of their (possibly noisy) label; validation points are dots whose darkness is
- *  1 - p(true class), so that the confident mistakes stand out. */
+ *  1 - p(label), so that the confident mistakes stand out. */
 function mapJob(canvas, run, extent, grid = 48) {
   const net = run.net.map((layer) => ({ ...layer, w: layer.w.slice(), b: layer.b.slice() }));
   const valLogits = run.valLogits, image = new ImageData(grid, grid);
@@ -396,7 +396,7 @@ function render({ model, el: host }) {
   };
   const canvas = el("canvas", { class: "lx-live-map", role: "img", "aria-label": "Decision regions with training points and validation points" });
   const mapLegend = el("p", { class: "lx-legend" });
-  mapLegend.innerHTML = "Background: the predicted class (stronger where surer). Circles: training points, coloured by their label (noisy labels included). Dots: validation points, darker the less probability the network gives their true class.";
+  mapLegend.innerHTML = "Background: the predicted class (stronger where surer). Circles: training points, coloured by their label (noisy labels included). Dots: validation points, the more visible the less probability the network gives their label.";
   const lossSvg = svgEl("svg", { role: "img", "aria-label": "Training and validation loss per epoch" });
   const accSvg = svgEl("svg", { role: "img", "aria-label": "Training and validation accuracy per epoch" });
   const lrSvg = svgEl("svg", { role: "img", "aria-label": "Learning rate per epoch" });
