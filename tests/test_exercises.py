@@ -24,8 +24,9 @@ def test_a_wrong_number_says_which_way_and_gives_the_hint(answer: float, directi
     assert "0.693" not in out, "a wrong answer must not be told the expected value"
 
 
-def test_the_placeholder_asks_for_an_answer(capsys: pytest.CaptureFixture[str]) -> None:
-    assert not check(..., 1.0)
+@pytest.mark.parametrize("placeholder", [..., [..., ...], (0.5, ...)])
+def test_the_placeholder_asks_for_an_answer(placeholder: object, capsys: pytest.CaptureFixture[str]) -> None:
+    assert not check(placeholder, [1.0, 2.0])
     assert capsys.readouterr().out == PLACEHOLDER_MESSAGE + "\n"
 
 

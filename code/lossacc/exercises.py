@@ -4,7 +4,7 @@
 absolute tolerance, ``|answer - expected| <= tolerance`` elementwise. It also takes a function:
 then ``expected`` is the reference function, and both are called on each of ``inputs``.
 It prints one helpful line, and returns whether the answer passed. A student's answer left
-as ``...`` (the placeholder in the notebooks) asks for an answer instead of failing.
+as ``...`` (the placeholder in the notebooks, also inside a list) asks for an answer instead of failing.
 """
 
 from __future__ import annotations
@@ -76,6 +76,11 @@ def _check_function(answer: Callable[..., Any], expected: Callable[..., Any], in
     return None
 
 
+def _is_placeholder(answer: object) -> bool:
+    """True for ``...`` and for a list or tuple still holding a ``...``."""
+    return answer is Ellipsis or (isinstance(answer, (list, tuple)) and any(item is Ellipsis for item in answer))
+
+
 def check(answer: object, expected: object, tolerance: float = 1e-3, hint: str = "", inputs: Sequence[Any] = ()) -> bool:
     """Print whether ``answer`` matches ``expected`` and return True when it does.
 
@@ -84,7 +89,7 @@ def check(answer: object, expected: object, tolerance: float = 1e-3, hint: str =
     element of ``inputs`` (a tuple is unpacked into several arguments). ``hint`` is printed
     after a wrong answer.
     """
-    if answer is Ellipsis:
+    if _is_placeholder(answer):
         print(PLACEHOLDER_MESSAGE)
         return False
     if callable(expected):
