@@ -6,7 +6,7 @@ When the HTML build finishes:
   download button) gets a first cell that finds the book's library, ``lossacc``: in the
   unpacked download (``../code`` next to ``chapters/``) or installed, and otherwise says in
   one line what to do;
-- ``lossacc-book.zip`` is written at the site root: the book's source (notebooks with that
+- ``lossacc-book.zip`` is written at the site root, and every page's download menu offers it: the book's source (notebooks with that
   same first cell, the library, requirements, scripts, tests, records), so that the README's
   two commands work in the unpacked folder without a network connection to this site.
 
@@ -102,6 +102,15 @@ def add_downloads(app: Sphinx, exception: Exception | None) -> None:
     write_bundle(srcdir, outdir / BUNDLE_FILE)
 
 
+def offer_the_whole_book(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
+    """Add the whole-book zip to the theme's download menu, beside the page's own source."""
+    for button in context.get("header_buttons", []):
+        if button.get("label") == "download-buttons":
+            button["buttons"].append({"type": "link", "url": context["pathto"](BUNDLE_FILE, 1), "text": ".zip (whole book)",
+                                      "tooltip": "Download the whole book to run offline", "icon": "fas fa-file-zipper",
+                                      "label": "download-book-button"})
+
+
 def launch_buttons_need_a_repository(app: Sphinx, config: Config) -> None:
     theme_options = config.html_theme_options
     if not theme_options.get("repository_url"):
@@ -110,5 +119,6 @@ def launch_buttons_need_a_repository(app: Sphinx, config: Config) -> None:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", launch_buttons_need_a_repository)
+    app.connect("html-page-context", offer_the_whole_book, priority=502)  # after the theme builds its menu (501)
     app.connect("build-finished", add_downloads)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -72,6 +72,7 @@ def test_each_chapter_page_offers_its_notebook_with_the_first_cell(built_site: P
     for notebook in toc_notebooks():
         page = (built_site / "chapters" / f"{notebook.stem}.html").read_text()
         assert f'href="../_sources/chapters/{notebook.name}"' in page, f"{notebook.name}: no download button"
+        assert f'href="../{BUNDLE_FILE}"' in page, f"{notebook.name}: the download menu lacks the whole book"
         offered = json.loads((built_site / "_sources" / "chapters" / notebook.name).read_text())
         assert offered["cells"][0]["metadata"]["tags"] == [FIRST_CELL_TAG]
         assert offered["cells"][1:] == json.loads(notebook.read_text())["cells"]

@@ -3,7 +3,7 @@
 ``check`` takes a number (or an array) and compares it with the expected value within an
 absolute tolerance, ``|answer - expected| <= tolerance`` elementwise. It also takes a function:
 then ``expected`` is the reference function, and both are called on each of ``inputs``.
-It prints one helpful line, and returns whether the answer passed. A student's answer left
+It prints one helpful line and returns nothing, so a check cell shows only that line. A student's answer left
 as ``...`` (the placeholder in the notebooks, also inside a list) asks for an answer instead of failing.
 """
 
@@ -81,8 +81,8 @@ def _is_placeholder(answer: object) -> bool:
     return answer is Ellipsis or (isinstance(answer, (list, tuple)) and any(item is Ellipsis for item in answer))
 
 
-def check(answer: object, expected: object, tolerance: float = 1e-3, hint: str = "", inputs: Sequence[Any] = ()) -> bool:
-    """Print whether ``answer`` matches ``expected`` and return True when it does.
+def check(answer: object, expected: object, tolerance: float = 1e-3, hint: str = "", inputs: Sequence[Any] = ()) -> None:
+    """Print whether ``answer`` matches ``expected``: "Correct: ..." or "Not yet: ...".
 
     Numbers and arrays pass when ``|answer - expected| <= tolerance`` everywhere. When
     ``expected`` is a function, ``answer`` must be a function too, and both are called on each
@@ -91,7 +91,7 @@ def check(answer: object, expected: object, tolerance: float = 1e-3, hint: str =
     """
     if _is_placeholder(answer):
         print(PLACEHOLDER_MESSAGE)
-        return False
+        return
     if callable(expected):
         if not callable(answer):
             problem: str | None = f"expected a function, got {_show(answer)}"
@@ -101,6 +101,5 @@ def check(answer: object, expected: object, tolerance: float = 1e-3, hint: str =
         problem = _compare(answer, expected, tolerance)
     if problem is None:
         print(f"Correct: {_show(answer) if not callable(answer) else 'your function agrees on every input'}.")
-        return True
-    print(f"Not yet: {problem}." + (f" Hint: {hint}" if hint else ""))
-    return False
+    else:
+        print(f"Not yet: {problem}." + (f" Hint: {hint}" if hint else ""))
