@@ -76,7 +76,7 @@ def test_each_chapter_page_offers_its_notebook_with_the_first_cell(built_site: P
         offered = json.loads((built_site / "_sources" / "chapters" / notebook.name).read_text())
         assert offered["cells"][0]["metadata"]["tags"] == [FIRST_CELL_TAG]
         assert offered["cells"][1:] == json.loads(notebook.read_text())["cells"]
-    assert f'href="{BUNDLE_FILE}"' in (built_site / "index.html").read_text()
+    assert f'href="{BUNDLE_FILE}" download' in (built_site / "intro.html").read_text(), "the front page links the whole book"
     assert "mybinder.org" not in (built_site / "chapters" / "01_the_puzzle.html").read_text(), "launch buttons are off by default"
 
 

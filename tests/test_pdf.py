@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import unicodedata
 from pathlib import Path
 
 import nbformat
@@ -29,7 +30,8 @@ def chapter_title(notebook: Path) -> str:
 
 
 def words(text: str) -> str:
-    return " ".join(text.split())
+    """Text with its whitespace collapsed and its ligatures (the printed "ﬀ") spelled out."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
 
 
 def test_the_pdf_has_every_chapter_with_its_figures(built_site: Path, tmp_path: Path) -> None:
