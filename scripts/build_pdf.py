@@ -27,10 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-# Print styles: code and table cells wrap rather than running off the page; figures fit the
+# Print styles: code and table cells wrap rather than running off the page, and code may
+# continue on the next page (a box kept whole leaves an empty frame behind); figures fit the
 # width; the "Show code cell source" toggles of hidden cells, which paper cannot open, go.
 PRINT_CSS = """
-pre, pre code, .highlight pre, .output pre { white-space: pre-wrap !important; overflow-wrap: anywhere !important; }
+pre, pre code, .highlight pre, .output pre { white-space: pre-wrap !important; overflow-wrap: anywhere !important;
+  font-size: 10.5px !important; }
+pre, .highlight, .cell, .cell_input, .cell_output, div.output { break-inside: auto !important; }
 .cell_output, .cell_input, .highlight, div.output, .pst-scrollable-table-container { overflow: visible !important; max-width: 100% !important; }
 td, th { overflow-wrap: anywhere !important; }
 img { max-width: 100% !important; height: auto !important; }
