@@ -1,0 +1,54 @@
+"""The book as one PDF: it opens, it has every chapter under its title, and the figures are in it."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import unicodedata
+from pathlib import Path
+
+import nbformat
+import pytest
+from pypdf import PdfReader
+
+from conftest import ROOT, toc_notebooks
+
+pytestmark = pytest.mark.slow
+
+
+def load_build_pdf():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("build_pdf", ROOT / "scripts" / "build_pdf.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def chapter_title(notebook: Path) -> str:
+    first = nbformat.read(notebook, as_version=4).cells[0].source
+    return re.match(r"# (.+)", first).group(1).strip()  # type: ignore[union-attr]
+
+
+def words(text: str) -> str:
+    """Text with its whitespace collapsed and its ligatures (the printed "ﬀ") spelled out."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def test_the_pdf_has_every_chapter_with_its_figures(built_site: Path, tmp_path: Path) -> None:
+    output = tmp_path / "book.pdf"
+    titles = load_build_pdf().build_pdf(built_site, output)
+    reader = PdfReader(output)
+    assert reader.metadata is not None and reader.metadata.title == titles[0]
+
+    chapters = [chapter_title(notebook) for notebook in toc_notebooks()]
+    outline = {reader.outline[i].title: reader.get_destination_page_number(reader.outline[i]) for i in range(len(reader.outline))}
+    assert set(chapters) <= set(outline), f"bookmarks {list(outline)} lack a chapter"
+    starts = sorted(outline.values()) + [len(reader.pages)]
+    for notebook, title in zip(toc_notebooks(), chapters):
+        first = outline[title]
+        last = starts[starts.index(first) + 1]
+        text = words(" ".join(reader.pages[i].extract_text() for i in range(first, last)))
+        assert words(title) in text, f"{title!r} is not printed on its pages"
+        figures = (built_site / "chapters" / f"{notebook.stem}.html").read_text().count('<img src="../_images/')
+        printed = sum(len(reader.pages[i].images) for i in range(first, last))
+        assert printed >= figures, f"{title}: {figures} figures on the site, {printed} images in the PDF"
