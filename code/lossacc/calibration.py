@@ -116,7 +116,9 @@ def reliability_bins_from_confidence(
     c = np.asarray(confidence, dtype=np.float64)
     right = np.asarray(correct)
     if c.ndim != 1 or c.size == 0 or right.shape != c.shape:
-        raise ValueError(f"confidence and correct must be non-empty and of one shape (n,), got {c.shape} and {right.shape}")
+        raise ValueError(
+            f"confidence and correct must be non-empty and of one shape (n,), got {c.shape} and {right.shape}"
+        )
     if not np.isfinite(c).all() or (c <= 0).any() or (c > 1).any():
         raise ValueError("confidences must lie in (0, 1]")
     edges = np.arange(num_bins + 1) / num_bins
@@ -165,7 +167,9 @@ def scaled_loss_derivatives(logits: ArrayLike, labels: ArrayLike, inverse_temper
     return _derivatives(z_all, y_all, inverse_temperature)
 
 
-def _derivatives(logits: NDArray[np.floating], labels: NDArray[np.int64], inverse_temperature: float) -> ScaledLossDerivatives:
+def _derivatives(
+    logits: NDArray[np.floating], labels: NDArray[np.int64], inverse_temperature: float
+) -> ScaledLossDerivatives:
     """:func:`scaled_loss_derivatives` on checked inputs, ``BLOCK_ROWS`` rows at a time."""
     loss = slope = curvature = 0.0
     for rows in row_blocks(len(labels)):
@@ -226,8 +230,10 @@ def scaled_loss(logits: ArrayLike, labels: ArrayLike, temperature: float) -> flo
         raise ValueError(f"temperature must be a positive finite number, got {temperature}")
     z = _as_scores(logits, "logits")
     y = _as_labels(labels, *z.shape)
-    total = sum(float(per_example_loss_from_logits(np.asarray(z[rows], dtype=np.float64) / temperature, y[rows]).sum())
-                for rows in row_blocks(len(y)))
+    total = sum(
+        float(per_example_loss_from_logits(np.asarray(z[rows], dtype=np.float64) / temperature, y[rows]).sum())
+        for rows in row_blocks(len(y))
+    )
     return total / len(y)
 
 
