@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch.nn import functional as F
-
+from lossacc import calibration
 from lossacc.calibration import (
     NUM_BINS,
     TEMPERATURE_BOUNDS,
@@ -22,6 +21,7 @@ from lossacc.calibration import (
     scaled_loss_derivatives,
 )
 from lossacc.metrics import softmax
+from torch.nn import functional as F
 
 
 def ece_by_loop(logits: np.ndarray, labels: np.ndarray, bins: int) -> float:
@@ -123,7 +123,8 @@ def test_brier_sums_over_classes_twice_the_two_class_positive_score() -> None:
     assert per_example_brier(probs, labels) == pytest.approx(2 * (p_positive - labels) ** 2)
 
 
-def test_fit_temperature_agrees_with_torch_lbfgs_on_float32() -> None:
+def test_fit_temperature_agrees_with_torch_lbfgs_on_float32(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(calibration, "BLOCK_ENTRIES", 7 * 1000)  # 1000 rows a block: 9 full blocks and a partial one
     rng = np.random.default_rng(5)
     logits = rng.normal(0, 5, size=(9000, 7)).astype(np.float32)  # more rows than one block
     labels = np.where(rng.random(9000) < 0.7, logits.argmax(axis=1), rng.integers(0, 7, size=9000))

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from lossacc import calibration
 from lossacc.calibration import brier_score, expected_calibration_error, fit_temperature
 from lossacc.cli import main
 from lossacc.diagnose import diagnose, double_softmax_ceiling, load_predictions
@@ -18,8 +19,14 @@ from lossacc.run_analysis import loss_change_by_group
 from torch.nn import functional as F
 
 RNG = np.random.default_rng(0)
-LOGITS = (RNG.normal(0, 3, size=(9001, 12))).astype(np.float32)  # more rows than one block, odd count
+LOGITS = (RNG.normal(0, 3, size=(9001, 12))).astype(np.float32)  # an odd count of rows
 LABELS = np.where(RNG.random(9001) < 0.6, LOGITS.argmax(axis=1), RNG.integers(0, 12, size=9001))
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of 83 rows of 12 classes, so that every computation spans many blocks and a partial last one."""
+    monkeypatch.setattr(calibration, "BLOCK_ENTRIES", 1000)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:

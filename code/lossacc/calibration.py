@@ -21,8 +21,8 @@ scores the positive class only.
 
 Temperature scaling divides the logits by one ``T > 0`` fitted to minimise the mean
 cross-entropy on held-out data; it changes confidence but never the predicted class.
-Large inputs are processed ``BLOCK_ROWS`` rows at a time, so a float32 array (even a
-memory-mapped one) is never copied whole into float64.
+Large inputs are processed a block of rows at a time (``BLOCK_ENTRIES`` values), so a float32
+array (even a memory-mapped one) is never copied whole into float64.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from lossacc.metrics import FloatArray, _as_labels, log_softmax, per_example_los
 NUM_BINS = 15
 TEMPERATURE_BOUNDS = (0.01, 100.0)
 PROBABILITY_SUM_TOLERANCE = 1e-4
-BLOCK_ROWS = 4096
+BLOCK_ENTRIES = 2**18  # entries of one block of rows (2 MiB in float64)
 
 
 def _as_scores(values: ArrayLike, name: str) -> NDArray[np.floating]:
@@ -51,7 +51,7 @@ def _as_scores(values: ArrayLike, name: str) -> NDArray[np.floating]:
         raise ValueError(f"{name} must have shape (n, k) with k >= 2 classes, got {array.shape}")
     if array.shape[0] == 0:
         raise ValueError(f"{name} holds no examples")
-    for rows in row_blocks(len(array)):
+    for rows in row_blocks(*array.shape):
         if not np.isfinite(array[rows]).all():
             raise ValueError(f"{name} contain NaN or infinite values")
     return array
@@ -69,8 +69,9 @@ def _as_probs(probs: ArrayLike) -> FloatArray:
     return p
 
 
-def row_blocks(n: int, rows: int = BLOCK_ROWS) -> Iterator[slice]:
-    """Consecutive slices of at most ``rows`` rows covering ``range(n)``."""
+def row_blocks(n: int, columns: int) -> Iterator[slice]:
+    """Consecutive slices covering ``range(n)``, each of at most ``BLOCK_ENTRIES // columns`` rows (at least 1)."""
+    rows = max(1, BLOCK_ENTRIES // max(columns, 1))
     return (slice(start, min(start + rows, n)) for start in range(0, n, rows))
 
 
@@ -105,30 +106,48 @@ def _check_num_bins(num_bins: int) -> None:
         raise ValueError(f"num_bins must be a positive integer, got {num_bins!r}")
 
 
-def reliability_bins_from_confidence(
-    confidence: ArrayLike, correct: ArrayLike, num_bins: int = NUM_BINS
-) -> ReliabilityBins:
-    """Bins ``(m/M, (m+1)/M]`` of the top-1 confidences ``c_i`` in ``(0, 1]``, with the accuracy in each.
-
-    ``correct`` says whether each top-1 prediction is right. Empty bins have NaN confidence and accuracy.
-    """
+def equal_mass_edges(confidence: ArrayLike, num_bins: int = NUM_BINS) -> FloatArray:
+    """Bin edges holding about ``n / M`` confidences each: 0, the ``m/M`` quantiles, and 1."""
     _check_num_bins(num_bins)
+    inner = np.quantile(np.asarray(confidence, dtype=np.float64), np.arange(1, num_bins) / num_bins)
+    return np.concatenate([[0.0], inner, [1.0]])
+
+
+def reliability_bins_from_confidence(
+    confidence: ArrayLike,
+    correct: ArrayLike,
+    num_bins: int = NUM_BINS,
+    edges: ArrayLike | None = None,
+    right_closed: bool = True,
+) -> ReliabilityBins:
+    """Bins of the top-1 confidences ``c_i`` in ``(0, 1]``, with the accuracy in each.
+
+    ``correct`` says whether each top-1 prediction is right. The bins are ``num_bins`` of equal
+    width unless ``edges`` (increasing, from 0 to 1) are given; ``right_closed`` bins are
+    ``(e_m, e_{m+1}]``, otherwise ``[e_m, e_{m+1})`` (and 1 in the last bin). Empty bins have
+    NaN confidence and accuracy.
+    """
     c = np.asarray(confidence, dtype=np.float64)
     right = np.asarray(correct)
     if c.ndim != 1 or c.size == 0 or right.shape != c.shape:
-        raise ValueError(
-            f"confidence and correct must be non-empty and of one shape (n,), got {c.shape} and {right.shape}"
-        )
+        raise ValueError(f"confidence and correct must be non-empty and of one shape (n,), got {c.shape} and {right.shape}")
     if not np.isfinite(c).all() or (c <= 0).any() or (c > 1).any():
         raise ValueError("confidences must lie in (0, 1]")
-    edges = np.arange(num_bins + 1) / num_bins
-    # Bin m holds (edges[m], edges[m + 1]]: an edge value goes to the bin below it.
-    which = np.clip(np.searchsorted(edges, c, side="left") - 1, 0, num_bins - 1)
-    count = np.bincount(which, minlength=num_bins).astype(np.float64)
+    if edges is None:
+        _check_num_bins(num_bins)
+        bin_edges = np.arange(num_bins + 1) / num_bins
+    else:
+        bin_edges = np.asarray(edges, dtype=np.float64)
+        if bin_edges.ndim != 1 or len(bin_edges) < 2 or (np.diff(bin_edges) < 0).any():
+            raise ValueError("edges must be an increasing sequence of at least two values")
+    count_bins = len(bin_edges) - 1
+    which = np.searchsorted(bin_edges, c, side="left" if right_closed else "right") - 1
+    which = np.clip(which, 0, count_bins - 1)
+    count = np.bincount(which, minlength=count_bins).astype(np.float64)
     with np.errstate(invalid="ignore"):
-        mean_confidence = np.bincount(which, weights=c, minlength=num_bins) / count
-        bin_accuracy = np.bincount(which, weights=right.astype(np.float64), minlength=num_bins) / count
-    return ReliabilityBins(edges, count, mean_confidence, bin_accuracy)
+        mean_confidence = np.bincount(which, weights=c, minlength=count_bins) / count
+        bin_accuracy = np.bincount(which, weights=right.astype(np.float64), minlength=count_bins) / count
+    return ReliabilityBins(bin_edges, count, mean_confidence, bin_accuracy)
 
 
 def reliability_bins(probs: ArrayLike, labels: ArrayLike, num_bins: int = NUM_BINS) -> ReliabilityBins:
@@ -170,9 +189,9 @@ def scaled_loss_derivatives(logits: ArrayLike, labels: ArrayLike, inverse_temper
 def _derivatives(
     logits: NDArray[np.floating], labels: NDArray[np.int64], inverse_temperature: float
 ) -> ScaledLossDerivatives:
-    """:func:`scaled_loss_derivatives` on checked inputs, ``BLOCK_ROWS`` rows at a time."""
+    """:func:`scaled_loss_derivatives` on checked inputs, a block of rows at a time."""
     loss = slope = curvature = 0.0
-    for rows in row_blocks(len(labels)):
+    for rows in row_blocks(*logits.shape):
         z = np.asarray(logits[rows], dtype=np.float64)
         y = labels[rows]
         log_p = log_softmax(inverse_temperature * z)
@@ -232,7 +251,7 @@ def scaled_loss(logits: ArrayLike, labels: ArrayLike, temperature: float) -> flo
     y = _as_labels(labels, *z.shape)
     total = sum(
         float(per_example_loss_from_logits(np.asarray(z[rows], dtype=np.float64) / temperature, y[rows]).sum())
-        for rows in row_blocks(len(y))
+        for rows in row_blocks(*z.shape)
     )
     return total / len(y)
 
@@ -242,3 +261,65 @@ def scaled_probs(logits: ArrayLike, temperature: float) -> FloatArray:
     if not (math.isfinite(temperature) and temperature > 0):
         raise ValueError(f"temperature must be a positive finite number, got {temperature}")
     return softmax(np.asarray(_as_scores(logits, "logits"), dtype=np.float64) / temperature)
+
+
+@dataclass(frozen=True)
+class ScalingResult:
+    """Temperature scaling fitted on one part of a validation set and judged on the other."""
+
+    temperature: float
+    accuracy_before: float
+    accuracy_after: float
+    loss_before: float
+    loss_after: float
+    ece_before: float
+    ece_after: float
+
+
+def fit_and_judge_temperature(
+    logits: ArrayLike, labels: ArrayLike, fit_mask: ArrayLike, num_bins: int = NUM_BINS
+) -> ScalingResult:
+    """``T`` fitted on the rows where ``fit_mask`` is true; accuracy, loss and ECE of the other rows
+    before and after dividing their logits by ``T``."""
+    z = np.asarray(_as_scores(logits, "logits"), dtype=np.float64)
+    y = _as_labels(labels, *z.shape)
+    fit = np.asarray(fit_mask, dtype=bool)
+    if fit.shape != y.shape or fit.all() or not fit.any():
+        raise ValueError("fit_mask must be a boolean (n,) mask with rows on both sides")
+    temperature = fit_temperature(z[fit], y[fit])
+    held_z, held_y = z[~fit], y[~fit]
+    before, after = softmax(held_z), scaled_probs(held_z, temperature)
+    return ScalingResult(
+        temperature=temperature,
+        accuracy_before=float((before.argmax(axis=1) == held_y).mean()),
+        accuracy_after=float((after.argmax(axis=1) == held_y).mean()),
+        loss_before=scaled_loss(held_z, held_y, 1.0),
+        loss_after=scaled_loss(held_z, held_y, temperature),
+        ece_before=expected_calibration_error(before, held_y, num_bins),
+        ece_after=expected_calibration_error(after, held_y, num_bins),
+    )
+
+
+@dataclass(frozen=True)
+class TemperatureReadouts:
+    """What the temperature explorer shows at one temperature: the Python twin of ``temperature.js``."""
+
+    accuracy: float
+    mean_loss: float
+    mean_confidence: float
+    ece: float
+    bins: ReliabilityBins
+
+
+def temperature_readouts(logits: ArrayLike, labels: ArrayLike, temperature: float, num_bins: int = NUM_BINS) -> TemperatureReadouts:
+    """Accuracy, mean loss, mean top-1 confidence, ECE and reliability bins of ``softmax(z / T)``."""
+    probs = scaled_probs(logits, temperature)
+    y = _as_labels(labels, *probs.shape)
+    bins = reliability_bins(probs, y, num_bins)
+    return TemperatureReadouts(
+        accuracy=float((probs.argmax(axis=1) == y).mean()),
+        mean_loss=scaled_loss(logits, y, temperature),
+        mean_confidence=float(probs.max(axis=1).mean()),
+        ece=calibration_error(bins),
+        bins=bins,
+    )

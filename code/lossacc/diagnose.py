@@ -14,7 +14,7 @@ accuracy, balanced accuracy, ECE (15 right-closed bins), the Brier score (summed
 and temperature scaling: ``T`` fitted on the even-numbered rows, the loss on the odd-numbered
 rows before and after dividing the logits by it. Two files add the change of the mean loss split
 into example groups (:func:`lossacc.run_analysis.loss_change_by_group`). The scores are read
-``BLOCK_ROWS`` rows at a time, so memory stays near the input's own size.
+a block of rows at a time, so memory stays near the input's own size.
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def load_predictions(path: str | Path, labels_path: str | Path | None = None, ki
 def _check_values(scores: NDArray[Any], path: Path) -> bool:
     """Refuse NaN or infinite scores; return whether every row is non-negative and sums to 1."""
     rows_are_distributions = True
-    for rows in row_blocks(len(scores)):
+    for rows in row_blocks(*scores.shape):
         block = np.asarray(scores[rows], dtype=np.float64)
         finite = np.isfinite(block)
         if not finite.all():
@@ -223,7 +223,7 @@ def _decide_kind(
         )
     if kind == "probabilities":
         ceiling = double_softmax_ceiling(scores.shape[1])
-        top = max(float(np.asarray(scores[rows]).max()) for rows in row_blocks(len(scores)))
+        top = max(float(np.asarray(scores[rows]).max()) for rows in row_blocks(*scores.shape))
         if top <= ceiling + 1e-9:
             warnings.append(
                 f"no confidence exceeds e/(e + k - 1) = {ceiling:.4f}, the most softmax can give to a probability "
@@ -277,7 +277,7 @@ def _as_logits(scores: NDArray[Any], kind: str) -> NDArray[Any]:
 
 
 def diagnose(predictions: Predictions, num_bins: int = NUM_BINS, top_k: int = 5) -> Diagnosis:
-    """Metrics of one checkpoint, computed ``BLOCK_ROWS`` rows at a time.
+    """Metrics of one checkpoint, computed a block of rows at a time.
 
     Loss ``l_i = -ln p_iy``; Brier ``sum_c (p_ic - [c = y_i])^2``; ECE over ``num_bins``
     right-closed bins; balanced accuracy ``(1/|C|) sum_{c in C} acc_c`` over the classes ``C``
@@ -289,7 +289,7 @@ def diagnose(predictions: Predictions, num_bins: int = NUM_BINS, top_k: int = 5)
     loss, confidence, brier = np.empty(n), np.empty(n), np.empty(n)
     predicted = np.empty(n, dtype=np.int64)
     top_k_hits = 0.0
-    for rows in row_blocks(n):
+    for rows in row_blocks(n, k):
         block = np.asarray(scores[rows], dtype=np.float64)
         y = labels[rows]
         log_p = _log_probs(block, predictions.kind)

@@ -5,5 +5,6 @@ from lossacc.explorers.epochs import EpochExplorer
 from lossacc.explorers.imbalance import ImbalanceExplorer
 from lossacc.explorers.population import PopulationExplorer
 from lossacc.explorers.prediction import PredictionExplorer
+from lossacc.explorers.temperature import TemperatureExplorer
 
-__all__ = ["EpochExplorer", "Explorer", "ImbalanceExplorer", "PopulationExplorer", "PredictionExplorer", "explorer_module"]
+__all__ = ["EpochExplorer", "Explorer", "ImbalanceExplorer", "PopulationExplorer", "PredictionExplorer", "TemperatureExplorer", "explorer_module"]
