@@ -371,7 +371,7 @@ def summary_lines(diagnosis: Diagnosis) -> list[str]:
         ("loss on odd rows, temperature-scaled", f"{d.heldout_loss_scaled:.4f}"),
     ]
     return [
-        f"{d.source}: {d.num_examples:,} examples, {d.num_classes} classes, scores read as {d.kind}",
+        f"{d.source}: {d.num_examples:,} examples, {d.num_classes} classes, {d.kind}",
         *(f"  {name:<38}{value}" for name, value in rows),
     ] + [f"  warning: {w}" for w in d.warnings]
 
@@ -391,9 +391,16 @@ def change_lines(change: LossChange) -> list[str]:
     return lines
 
 
+# Colours readable on light and dark pages alike; the SVG styles itself, so it also works as an image.
+INK = "#808080"
+BAR = "#3b6fb6"
+GAP = "#c0362c"
+
+
 def reliability_svg(bins: ReliabilityBins, title: str) -> str:
-    """An inline SVG reliability diagram: accuracy per bin against the diagonal, with the count per bin."""
-    width, height, left, bottom, top = 360, 300, 44, 40, 30
+    """A self-styled SVG reliability diagram: accuracy per bin, the gap to its mean confidence,
+    the diagonal, and the number of examples in each bin above it."""
+    width, height, left, bottom, top = 360, 320, 40, 40, 52
     side = width - left - 10
     plot_bottom = height - bottom
     size = plot_bottom - top
@@ -404,30 +411,41 @@ def reliability_svg(bins: ReliabilityBins, title: str) -> str:
     def y(v: float) -> float:
         return plot_bottom - size * v
 
+    font = 'font-family="sans-serif" font-size="11"'
     parts = [
         (
             f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
             f'aria-label="{html.escape(title)}"><title>{html.escape(title)}</title>'
         ),
-        f'<line x1="{x(0)}" y1="{y(0)}" x2="{x(1)}" y2="{y(1)}" class="diag"/>',
+        f'<rect x="{x(0)}" y="{y(1)}" width="{side}" height="{size}" fill="none" stroke="{INK}" stroke-width="0.8"/>',
     ]
-    m = len(bins.count)
-    for i in range(m):
+    for i in range(len(bins.count)):
+        x0, x1 = x(bins.edges[i]), x(bins.edges[i + 1])
+        middle = (x0 + x1) / 2
+        parts.append(
+            f'<text transform="translate({middle + 3.5:.1f},{top - 4}) rotate(-90)" font-family="sans-serif" font-size="9" '
+            f'fill="{INK}">{int(bins.count[i])}</text>'
+        )
         if bins.count[i] == 0:
             continue
-        x0, x1 = x(bins.edges[i]), x(bins.edges[i + 1])
+        accuracy, confidence = bins.accuracy[i], bins.confidence[i]
         parts.append(
-            f'<rect x="{x0 + 0.5:.1f}" y="{y(bins.accuracy[i]):.1f}" width="{x1 - x0 - 1:.1f}" '
-            f'height="{y(0) - y(bins.accuracy[i]):.1f}" class="bar"/>'
+            f'<rect x="{x0 + 0.5:.1f}" y="{y(accuracy):.1f}" width="{x1 - x0 - 1:.1f}" '
+            f'height="{y(0) - y(accuracy):.1f}" fill="{BAR}"/>'
         )
         parts.append(
-            f'<text x="{(x0 + x1) / 2:.1f}" y="{top - 6}" class="count" text-anchor="middle">{int(bins.count[i])}</text>'
+            f'<rect x="{x0 + 0.5:.1f}" y="{y(max(accuracy, confidence)):.1f}" width="{x1 - x0 - 1:.1f}" '
+            f'height="{abs(y(accuracy) - y(confidence)):.1f}" fill="{GAP}" fill-opacity="0.4"/>'
         )
+    parts.append(f'<line x1="{x(0)}" y1="{y(0)}" x2="{x(1)}" y2="{y(1)}" stroke="{INK}" stroke-dasharray="4 3"/>')
     for v in (0, 0.5, 1):
-        parts.append(f'<text x="{x(v):.1f}" y="{plot_bottom + 14}" text-anchor="middle">{v:g}</text>')
-        parts.append(f'<text x="{left - 4}" y="{y(v) + 4:.1f}" text-anchor="end">{v:g}</text>')
-    parts.append(f'<text x="{x(0.5):.1f}" y="{height - 6}" text-anchor="middle">confidence (top-1)</text>')
-    parts.append(f'<text x="{left}" y="12">accuracy in each bin (number above: examples in the bin)</text></svg>')
+        parts.append(f'<text x="{x(v):.1f}" y="{plot_bottom + 14}" text-anchor="middle" {font} fill="{INK}">{v:g}</text>')
+        parts.append(f'<text x="{left - 4}" y="{y(v) + 4:.1f}" text-anchor="end" {font} fill="{INK}">{v:g}</text>')
+    parts.append(
+        f'<text x="{x(0.5):.1f}" y="{height - 8}" text-anchor="middle" {font} fill="{INK}">'
+        "top-1 confidence (blue: accuracy; red: gap to confidence)</text>"
+    )
+    parts.append(f'<text x="{left}" y="12" {font} fill="{INK}">examples in each bin:</text></svg>')
     return "".join(parts)
 
 
@@ -442,16 +460,17 @@ def change_svg(change: LossChange) -> str:
             f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {row * len(values) + 20}" role="img" '
             'aria-label="Contribution of each example group to the change of the mean loss">'
         ),
-        f'<line x1="{zero}" y1="0" x2="{zero}" y2="{row * len(values)}" class="diag"/>'
+        f'<line x1="{zero}" y1="0" x2="{zero}" y2="{row * len(values)}" stroke="{INK}" stroke-dasharray="4 3"/>',
     ]
+    font = f'font-family="sans-serif" font-size="11" fill="{INK}"'
     for i, (name, value) in enumerate(zip(LOSS_CHANGE_GROUPS, values, strict=True)):
         x0 = min(zero, zero + value * scale)
-        parts.append(f'<text x="0" y="{i * row + 17}">{html.escape(name)}</text>')
+        parts.append(f'<text x="0" y="{i * row + 17}" {font}>{html.escape(name)}</text>')
         parts.append(
             f'<rect x="{x0:.1f}" y="{i * row + 5}" width="{abs(value) * scale:.1f}" height="16" '
-            f'class="{"up" if value > 0 else "down"}"/>'
+            f'fill="{GAP if value > 0 else BAR}"/>'
         )
-        parts.append(f'<text x="{width - 2}" y="{i * row + 17}" text-anchor="end">{value:+.4f}</text>')
+        parts.append(f'<text x="{width - 2}" y="{i * row + 17}" text-anchor="end" {font}>{value:+.4f}</text>')
     return "".join(parts) + "</svg>"
 
 
@@ -461,9 +480,7 @@ table { border-collapse: collapse; margin: .5rem 0; font-variant-numeric: tabula
 td, th { padding: .15rem .6rem; border-bottom: 1px solid #8884; text-align: right; }
 td:first-child, th:first-child { text-align: left; }
 svg { width: 100%; max-width: 30rem; height: auto; display: block; }
-svg text { font-size: 11px; fill: currentColor; }
-.bar { fill: #3b6fb6; } .diag { stroke: currentColor; stroke-dasharray: 4 3; } .count { opacity: .8; }
-.up { fill: #c0362c; } .down { fill: #1a7f37; } .warning { color: #b35c00; }
+.warning { color: #b35c00; }
 .scroll { overflow-x: auto; }
 @media (prefers-color-scheme: dark) { body { background: #111; color: #ddd; } }
 """

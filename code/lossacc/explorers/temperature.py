@@ -29,7 +29,7 @@ class TemperatureExplorer(Explorer):
         title: str,
         slider: tuple[float, float, float] = (0.25, 5.0, 0.05),
         num_bins: int = NUM_BINS,
-    ) -> "TemperatureExplorer":
+    ) -> TemperatureExplorer:
         """Ship the predictions, the fitted ``T`` (marked), a description of where they come from,
         and the slider's (min, max, step); the slider starts at ``T = 1``, the model as trained."""
         return cls(
