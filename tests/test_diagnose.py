@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from xml.dom import minidom
 from pathlib import Path
 
 import numpy as np
@@ -99,9 +100,10 @@ def test_two_checkpoints_split_the_loss_change(tmp_path: Path, capsys: pytest.Ca
     assert status == 0 and f"({change.total:+.4f})" in out
     assert change.contribution.sum() == pytest.approx(b.mean_loss - a.mean_loss, abs=1e-12)
     page = (tmp_path / "r.html").read_text()
-    assert (
-        "From the first checkpoint to the second" in page and page.count("<svg") == 3
-    )  # two reliability diagrams and the loss change
+    # Two reliability diagrams and the loss change, each well-formed XML (so it also renders as an image).
+    assert "From the first checkpoint to the second" in page and page.count("<svg") == 3
+    for svg in re.findall(r"<svg.*?</svg>", page):
+        minidom.parseString(svg)
     # Self-contained: no file or host is referenced, only inline SVG and data: URIs.
     assert not re.search(r"""(src|href)=["'](?!data:)""", page) and "http://" not in page.replace(
         'xmlns="http://www.w3.org/2000/svg"', ""
