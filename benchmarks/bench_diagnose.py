@@ -66,9 +66,9 @@ def main() -> None:
         for _ in range(args.repeats):
             for name, command in (("baseline", [sys.executable, "-c", BASELINE, str(path)]), ("diagnose", report)):
                 wrapped = [sys.executable, "-c", WRAPPER, *command]
-                start = time.perf_counter()
+                began = time.perf_counter()
                 out = subprocess.run(wrapped, check=True, capture_output=True, text=True).stdout.split()
-                results[name].append((time.perf_counter() - start, float(out[-1])))
+                results[name].append((time.perf_counter() - began, float(out[-1])))
         print(f"{args.rows:,} x {args.classes:,} float32 logits, .{args.format}: input {input_mib:,.0f} MiB")
         for name, runs in results.items():
             seconds = statistics.median(s for s, _ in runs)
