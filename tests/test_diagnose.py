@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from xml.dom import minidom
 from pathlib import Path
+from xml.dom import minidom
 
 import numpy as np
 import pytest
