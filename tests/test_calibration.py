@@ -12,13 +12,16 @@ from lossacc.calibration import (
     NUM_BINS,
     TEMPERATURE_BOUNDS,
     brier_score,
+    equal_mass_edges,
     expected_calibration_error,
+    fit_and_judge_temperature,
     fit_temperature,
     per_example_brier,
     reliability_bins,
     reliability_bins_from_confidence,
     scaled_loss,
     scaled_loss_derivatives,
+    temperature_readouts,
 )
 from lossacc.metrics import softmax
 from torch.nn import functional as F
@@ -200,3 +203,44 @@ def test_logits_passed_as_probabilities_used_to_give_an_impossible_ece() -> None
     logits = np.random.default_rng(0).normal(0, 3, size=(100, 10))
     with pytest.raises(ValueError, match="not logits"):
         expected_calibration_error(logits, np.zeros(100, dtype=int))
+
+
+def test_fit_and_judge_fits_on_one_part_and_judges_the_other() -> None:
+    rng = np.random.default_rng(7)
+    z = rng.normal(0, 1.5, size=(4000, 5))
+    labels = torch.multinomial(torch.softmax(torch.tensor(z), dim=1), 1, generator=torch.Generator().manual_seed(1))
+    labels = labels.squeeze(1).numpy()
+    fit = np.arange(4000) % 2 == 0
+    result = fit_and_judge_temperature(3 * z, labels, fit)  # three times too sure
+    assert result.temperature == fit_temperature(3 * z[fit], labels[fit])
+    held = torch.tensor(3 * z[~fit]), torch.tensor(labels[~fit])
+    assert result.loss_before == pytest.approx(F.cross_entropy(*held).item(), rel=1e-12)
+    assert result.loss_after == pytest.approx(F.cross_entropy(held[0] / result.temperature, held[1]).item(), rel=1e-12)
+    assert result.accuracy_before == result.accuracy_after
+    assert result.loss_after < result.loss_before and result.ece_after < result.ece_before / 3
+    with pytest.raises(ValueError, match="both sides"):
+        fit_and_judge_temperature(z, labels, np.ones(4000, dtype=bool))
+
+
+def test_temperature_readouts_against_torch() -> None:
+    rng = np.random.default_rng(8)
+    logits, labels = rng.normal(0, 3, size=(600, 6)), rng.integers(0, 6, size=600)
+    readouts = temperature_readouts(logits, labels, 1.7)
+    probs = torch.softmax(torch.tensor(logits) / 1.7, dim=1)
+    confidence, predicted = probs.max(dim=1)
+    assert readouts.accuracy == (predicted.numpy() == labels).mean()
+    assert readouts.mean_loss == pytest.approx(F.cross_entropy(torch.tensor(logits) / 1.7, torch.tensor(labels)).item())
+    assert readouts.mean_confidence == pytest.approx(confidence.mean().item())
+    assert readouts.ece == pytest.approx(ece_by_loop(logits / 1.7, labels, NUM_BINS), abs=1e-12)
+    assert readouts.bins.count.sum() == 600
+
+
+def test_equal_mass_bins_and_bin_checks() -> None:
+    confidence = np.random.default_rng(9).uniform(0.2, 1.0, size=1500)
+    bins = reliability_bins_from_confidence(confidence, np.ones(1500, dtype=bool), edges=equal_mass_edges(confidence, 15))
+    assert bins.count.tolist() == [100.0] * 15
+    for bad in (np.array([0.0, 0.5]), np.array([0.5, 1.2]), np.array([np.nan, 0.5])):
+        with pytest.raises(ValueError, match=r"\(0, 1\]"):
+            reliability_bins_from_confidence(bad, np.array([True, False]))
+    with pytest.raises(ValueError, match="positive integer"):
+        reliability_bins_from_confidence(confidence, np.ones(1500, dtype=bool), num_bins=0)
