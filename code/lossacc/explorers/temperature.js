@@ -81,7 +81,8 @@ function drawLossCurve(svg, temperatures, losses, current, fitted) {
   svg.append(mark);
   const i = temperatures.findIndex((t) => Math.abs(t - current) < 1e-9);
   if (i >= 0) svg.append(svgEl("circle", { cx: toX(current), cy: toY(losses[i]), r: 4.5, class: "lx-loss" }));
-  for (const t of [t0, 1, 2, 3, 4, t1].filter((v, k, all) => v >= t0 && v <= t1 && all.indexOf(v) === k)) {
+  // Whole temperatures only, so that no tick label runs into the loss axis's labels.
+  for (let t = Math.ceil(t0); t <= t1; t += 1) {
     const label = svgEl("text", { x: toX(t), y: height - bottom + 14, "text-anchor": "middle" });
     label.textContent = String(t);
     svg.append(label);
