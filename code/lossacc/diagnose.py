@@ -268,12 +268,13 @@ def _log_probs(block: FloatArray, kind: str) -> FloatArray:
 
 
 def _as_logits(scores: NDArray[Any], kind: str) -> NDArray[Any]:
-    """Logits as stored, or the log of probabilities (logits of the same distribution; a copy)."""
+    """Logits as stored, or the log of probabilities (logits of the same distribution): one copy,
+    in the scores' own float type, with zeros raised to its smallest normal number."""
     if kind == "logits":
         return scores
-    return np.log(
-        np.maximum(scores, np.finfo(scores.dtype).tiny if np.issubdtype(scores.dtype, np.floating) else LOG_FLOOR)
-    )
+    floor = np.finfo(scores.dtype).tiny if np.issubdtype(scores.dtype, np.floating) else LOG_FLOOR
+    log_probs = np.maximum(scores, floor)
+    return np.log(log_probs, out=log_probs)
 
 
 def diagnose(predictions: Predictions, num_bins: int = NUM_BINS, top_k: int = 5) -> Diagnosis:
