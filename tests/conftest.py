@@ -27,6 +27,7 @@ def write_book_config(path: Path, execution_cache: Path | None = None) -> Path:
     """Write a copy of the book's _config.yml at ``path``, its relative paths made absolute."""
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["sphinx"]["local_extensions"] = {name: str(ROOT / where) for name, where in config["sphinx"]["local_extensions"].items()}
+    config["bibtex_bibfiles"] = [str(ROOT / bib) for bib in config.get("bibtex_bibfiles", [])]
     if execution_cache is not None:
         config["execute"]["cache"] = str(execution_cache)
     path.write_text(yaml.safe_dump(config))

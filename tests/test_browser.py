@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from lossacc.asymmetry import population_readouts, worst_share
+from lossacc.calibration import temperature_readouts
 from lossacc.imbalance import imbalance_readouts
 from lossacc.predictions import moved_readouts
 
@@ -273,4 +274,31 @@ def test_live_trainer_trains_like_its_twin(offline_page: OfflinePage, site_url: 
     shown = check_against_twin(exact_epochs=20)
     assert len(shown["history"]["val_loss"]) == data["settings"]["epochs"]
     assert shown["drops"] == [61, 121, 161]
+    assert_worked_offline(offline_page)
+
+
+def test_temperature_explorer_matches_the_library(offline_page: OfflinePage, site_url: str) -> None:
+    page = offline_page.page
+    data = open_explorer(offline_page, site_url + "chapters/05_confidence_and_calibration.html")
+    logits, labels = np.array(data["logits"]), np.array(data["labels"])
+
+    def check(temperature: float) -> None:
+        expected = temperature_readouts(logits, labels, temperature, data["bins"])
+        assert readout(page, "temperature") == pytest.approx(temperature, abs=1e-12)
+        assert readout(page, "accuracy") == pytest.approx(expected.accuracy, abs=1e-12)
+        assert readout(page, "mean-loss") == pytest.approx(expected.mean_loss, abs=1e-9)
+        assert readout(page, "mean-confidence") == pytest.approx(expected.mean_confidence, abs=1e-9)
+        assert readout(page, "ece") == pytest.approx(expected.ece, abs=1e-9)
+
+    check(1.0)
+    accuracy_at_1 = readout(page, "accuracy")
+    step_slider(page, "temperature", 10)  # ten steps of 0.05
+    check(1.5)
+    page.locator('input[data-name="temperature"]').fill("0.6")
+    check(0.6)
+    page.get_by_role("button", name="Set T to the fitted").click()
+    fitted = round(data["fitted"] / data["slider"]["step"]) * data["slider"]["step"]
+    check(fitted)
+    assert readout(page, "accuracy") == accuracy_at_1, "temperature scaling must not change accuracy"
+    assert readout(page, "ece") < temperature_readouts(logits, labels, 1.0, data["bins"]).ece
     assert_worked_offline(offline_page)

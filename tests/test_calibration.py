@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
-from torch.nn import functional as F
-
+from lossacc import calibration
 from lossacc.calibration import (
+    NUM_BINS,
     TEMPERATURE_BOUNDS,
     brier_score,
+    equal_mass_edges,
     expected_calibration_error,
+    fit_and_judge_temperature,
     fit_temperature,
+    per_example_brier,
     reliability_bins,
+    reliability_bins_from_confidence,
     scaled_loss,
+    scaled_loss_derivatives,
+    temperature_readouts,
 )
 from lossacc.metrics import softmax
+from torch.nn import functional as F
 
 
 def ece_by_loop(logits: np.ndarray, labels: np.ndarray, bins: int) -> float:
@@ -95,3 +104,143 @@ def test_brier_score_and_calibration_views() -> None:
     calibrated = softmax(2 * rng.normal(size=(5000, 3)))
     sampled = (calibrated.cumsum(axis=1) < rng.random((5000, 1))).sum(axis=1)
     assert expected_calibration_error(calibrated, sampled) < 0.03
+
+
+def test_default_is_15_right_closed_bins() -> None:
+    # Confidences exactly on the edges m/15 belong to the bin below: (m-1)/15 < c <= m/15.
+    confidence = np.arange(1, 16) / 15
+    bins = reliability_bins_from_confidence(confidence, np.ones(15, dtype=bool))
+    assert len(bins.count) == NUM_BINS == 15 and bins.count.tolist() == [1.0] * 15
+    assert bins.confidence.tolist() == confidence.tolist()
+    # Left-closed bins [m/M, (m+1)/M) would put 1/2 in the upper bin of two; right-closed keeps it below.
+    two = reliability_bins_from_confidence(np.array([0.5, 0.5, 1.0]), np.array([True, False, True]), num_bins=2)
+    assert two.count.tolist() == [2.0, 1.0]
+
+
+def test_brier_sums_over_classes_twice_the_two_class_positive_score() -> None:
+    p_positive = np.array([0.9, 0.2, 0.6])
+    labels = np.array([1, 0, 0])
+    probs = np.stack([1 - p_positive, p_positive], axis=1)
+    positive_only = ((p_positive - labels) ** 2).mean()  # scikit-learn's brier_score_loss
+    assert brier_score(probs, labels) == pytest.approx(2 * positive_only)
+    assert per_example_brier(probs, labels) == pytest.approx(2 * (p_positive - labels) ** 2)
+
+
+def test_fit_temperature_agrees_with_torch_lbfgs_on_float32(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(calibration, "BLOCK_ENTRIES", 7 * 1000)  # 1000 rows a block: 9 full blocks and a partial one
+    rng = np.random.default_rng(5)
+    logits = rng.normal(0, 5, size=(9000, 7)).astype(np.float32)  # more rows than one block
+    labels = np.where(rng.random(9000) < 0.7, logits.argmax(axis=1), rng.integers(0, 7, size=9000))
+    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    z, y = torch.tensor(logits, dtype=torch.float64), torch.tensor(labels)
+    optimiser = torch.optim.LBFGS([log_t], lr=0.5, max_iter=200, tolerance_grad=1e-12, tolerance_change=1e-14)
+
+    def closure() -> torch.Tensor:
+        optimiser.zero_grad()
+        loss = F.cross_entropy(z / log_t.exp(), y)
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    assert fit_temperature(logits, labels) == pytest.approx(log_t.exp().item(), rel=1e-6)
+
+
+def test_scaled_loss_derivatives_match_autograd() -> None:
+    rng = np.random.default_rng(6)
+    logits, labels = rng.normal(0, 2, size=(50, 4)), rng.integers(0, 4, size=50)
+    b = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+    loss = F.cross_entropy(b * torch.tensor(logits), torch.tensor(labels))
+    (slope,) = torch.autograd.grad(loss, b, create_graph=True)
+    (curvature,) = torch.autograd.grad(slope, b)
+    d = scaled_loss_derivatives(logits, labels, 0.7)
+    assert (d.loss, d.slope, d.curvature) == pytest.approx((loss.item(), slope.item(), curvature.item()), rel=1e-10)
+
+
+GOOD_PROBS = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+GOOD_LABELS = np.array([0, 2])
+BAD_INPUTS = {
+    "label out of range": (GOOD_PROBS, np.array([0, 3]), "labels must lie in"),
+    "negative label": (GOOD_PROBS, np.array([0, -1]), "labels must lie in"),
+    "one label for all rows": (GOOD_PROBS, np.array(1), "labels must have shape"),
+    "float labels": (GOOD_PROBS, np.array([0.0, 2.0]), "labels must be integers"),
+    "rows not summing to 1": (np.array([[0.7, 0.2, 0.2], [0.1, 0.3, 0.6]]), GOOD_LABELS, "sum to 1"),
+    "logits as probabilities": (np.array([[2.5, -1.0, 0.3], [0.1, 0.3, 4.0]]), GOOD_LABELS, "not logits"),
+    "NaN": (np.array([[np.nan, 0.2, 0.1], [0.1, 0.3, 0.6]]), GOOD_LABELS, "NaN or infinite"),
+    "infinity": (np.array([[np.inf, 0.2, 0.1], [0.1, 0.3, 0.6]]), GOOD_LABELS, "NaN or infinite"),
+    "no examples": (np.zeros((0, 3)), np.zeros(0, dtype=int), "no examples"),
+    "one column": (np.ones((2, 1)), np.zeros(2, dtype=int), "k >= 2"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
+@pytest.mark.parametrize("function", [brier_score, reliability_bins, expected_calibration_error])
+def test_probability_views_refuse_bad_input(function, case: str) -> None:
+    probs, labels, message = BAD_INPUTS[case]
+    with pytest.raises(ValueError, match=message):
+        function(probs, labels)
+
+
+LOGIT_CASES = {name: case for name, case in BAD_INPUTS.items() if "sum" not in case[2] and "logits" not in case[2]}
+
+
+@pytest.mark.parametrize("case", LOGIT_CASES, ids=list(LOGIT_CASES))
+def test_fit_temperature_refuses_bad_input(case: str) -> None:
+    logits, labels, message = LOGIT_CASES[case]
+    with pytest.raises(ValueError, match=message):
+        fit_temperature(logits, labels)
+    with pytest.raises(ValueError, match=message):
+        scaled_loss(logits, labels, 1.0)
+
+
+@pytest.mark.parametrize("temperature", [0.0, -1.0, math.inf, math.nan])
+def test_scaled_loss_refuses_a_temperature_that_is_not_positive(temperature: float) -> None:
+    with pytest.raises(ValueError, match="positive finite"):
+        scaled_loss(GOOD_PROBS, GOOD_LABELS, temperature)
+
+
+def test_logits_passed_as_probabilities_used_to_give_an_impossible_ece() -> None:
+    # Before the checks this returned an ECE above 1; now it is refused.
+    logits = np.random.default_rng(0).normal(0, 3, size=(100, 10))
+    with pytest.raises(ValueError, match="not logits"):
+        expected_calibration_error(logits, np.zeros(100, dtype=int))
+
+
+def test_fit_and_judge_fits_on_one_part_and_judges_the_other() -> None:
+    rng = np.random.default_rng(7)
+    z = rng.normal(0, 1.5, size=(4000, 5))
+    labels = torch.multinomial(torch.softmax(torch.tensor(z), dim=1), 1, generator=torch.Generator().manual_seed(1))
+    labels = labels.squeeze(1).numpy()
+    fit = np.arange(4000) % 2 == 0
+    result = fit_and_judge_temperature(3 * z, labels, fit)  # three times too sure
+    assert result.temperature == fit_temperature(3 * z[fit], labels[fit])
+    held = torch.tensor(3 * z[~fit]), torch.tensor(labels[~fit])
+    assert result.loss_before == pytest.approx(F.cross_entropy(*held).item(), rel=1e-12)
+    assert result.loss_after == pytest.approx(F.cross_entropy(held[0] / result.temperature, held[1]).item(), rel=1e-12)
+    assert result.accuracy_before == result.accuracy_after
+    assert result.loss_after < result.loss_before and result.ece_after < result.ece_before / 3
+    with pytest.raises(ValueError, match="both sides"):
+        fit_and_judge_temperature(z, labels, np.ones(4000, dtype=bool))
+
+
+def test_temperature_readouts_against_torch() -> None:
+    rng = np.random.default_rng(8)
+    logits, labels = rng.normal(0, 3, size=(600, 6)), rng.integers(0, 6, size=600)
+    readouts = temperature_readouts(logits, labels, 1.7)
+    probs = torch.softmax(torch.tensor(logits) / 1.7, dim=1)
+    confidence, predicted = probs.max(dim=1)
+    assert readouts.accuracy == (predicted.numpy() == labels).mean()
+    assert readouts.mean_loss == pytest.approx(F.cross_entropy(torch.tensor(logits) / 1.7, torch.tensor(labels)).item())
+    assert readouts.mean_confidence == pytest.approx(confidence.mean().item())
+    assert readouts.ece == pytest.approx(ece_by_loop(logits / 1.7, labels, NUM_BINS), abs=1e-12)
+    assert readouts.bins.count.sum() == 600
+
+
+def test_equal_mass_bins_and_bin_checks() -> None:
+    confidence = np.random.default_rng(9).uniform(0.2, 1.0, size=1500)
+    bins = reliability_bins_from_confidence(confidence, np.ones(1500, dtype=bool), edges=equal_mass_edges(confidence, 15))
+    assert bins.count.tolist() == [100.0] * 15
+    for bad in (np.array([0.0, 0.5]), np.array([0.5, 1.2]), np.array([np.nan, 0.5])):
+        with pytest.raises(ValueError, match=r"\(0, 1\]"):
+            reliability_bins_from_confidence(bad, np.array([True, False]))
+    with pytest.raises(ValueError, match="positive integer"):
+        reliability_bins_from_confidence(confidence, np.ones(1500, dtype=bool), num_bins=0)

@@ -88,3 +88,23 @@ def test_top_k_accuracy_of_all_classes_is_one() -> None:
 def test_bad_input_gives_a_clear_error(call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_top_k_refuses_nan_scores_and_ranks_infinities() -> None:
+    scores = np.array([[0.1, np.nan, 0.3], [0.5, 0.2, 0.3]])
+    for k in (1, 2):
+        with pytest.raises(ValueError, match="NaN"):
+            metrics.top_k_accuracy(scores, np.array([0, 0]), k=k)
+    infinite = np.array([[-np.inf, 0.0, np.inf], [np.inf, np.inf, 0.0]])
+    assert metrics.top_k_accuracy(infinite, np.array([2, 1]), k=1) == 0.5  # a tie of +inf goes to the lower index
+    assert metrics.top_k_accuracy(infinite, np.array([2, 1]), k=2) == 1.0
+
+
+def test_top_k_agrees_with_a_stable_sort_with_ties() -> None:
+    rng = np.random.default_rng(3)
+    scores = rng.integers(0, 4, size=(500, 6)).astype(float)  # many ties
+    labels = rng.integers(0, 6, size=500)
+    for k in range(1, 7):
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        assert metrics.top_k_accuracy(scores, labels, k=k) == (top == labels[:, None]).any(axis=1).mean()
+    assert metrics.top_k_accuracy(scores, labels, k=1) == (scores.argmax(axis=1) == labels).mean()

@@ -1,41 +1,101 @@
 """Calibration: how far confidence can be trusted, and temperature scaling (Guo et al., 2017).
 
-``probs`` has shape ``(n, k)``; ``labels`` has shape ``(n,)``. Calibration is judged on the
-top-1 *confidence* ``c_i = max_j p_ij`` against whether the top-1 prediction is right.
-Equal-width bins ``B_m = {i : c_i in (m/M, (m+1)/M]}`` give the reliability diagram and the
-expected calibration error ``ECE = sum_m |B_m|/n |acc(B_m) - conf(B_m)|``.
+``probs`` and ``logits`` have shape ``(n, k)`` with ``n >= 1`` and ``k >= 2``; ``labels`` has
+shape ``(n,)`` and holds integers in ``[0, k)``. Bad input (labels out of range or not
+integers, rows of ``probs`` that are not distributions, non-finite values, no examples)
+raises ``ValueError``.
+
+Calibration is judged on the top-1 *confidence* ``c_i = max_j p_ij`` against whether the
+top-1 prediction is right. ``M`` equal-width bins, **right-closed**,
+``B_m = {i : c_i in (m/M, (m+1)/M]}`` (``M = 15`` by default, as Guo et al. 2017), give the
+reliability diagram and the expected calibration error
+``ECE = sum_m |B_m|/n |acc(B_m) - conf(B_m)|``. The edge convention matters only for
+confidences exactly on an edge: right-closed bins are those of Guo et al.'s reference code
+and of netcal's default; torchmetrics and netcal's left-closed option put such a confidence in
+the bin above (``right_closed=False`` here). On 400 confidences that are multiples of 1/30
+(chapter 5's example), torchmetrics 1.9's ``multiclass_calibration_error`` gives 0.1175, the
+left-closed figure, against 0.1083 right-closed; away from edges the two agree (to 1e-8 on
+random softmax outputs).
+
+The Brier score here **sums over the classes**, ``(1/n) sum_i sum_c (p_ic - [c = y_i])^2``,
+between 0 and 2; for two classes that is twice scikit-learn's ``brier_score_loss``, which
+scores the positive class only.
 
 Temperature scaling divides the logits by one ``T > 0`` fitted to minimise the mean
 cross-entropy on held-out data; it changes confidence but never the predicted class.
+Large inputs are processed a block of rows at a time (``BLOCK_ENTRIES`` values), so a float32
+array (even a memory-mapped one) is never copied whole into float64.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
-from lossacc.metrics import FloatArray, cross_entropy_from_logits, softmax
+from lossacc.metrics import FloatArray, _as_labels, log_softmax, per_example_loss_from_logits, softmax
 
+NUM_BINS = 15
 TEMPERATURE_BOUNDS = (0.01, 100.0)
+PROBABILITY_SUM_TOLERANCE = 1e-4
+BLOCK_ENTRIES = 2**18  # entries of one block of rows (2 MiB in float64)
+
+
+def _as_scores(values: ArrayLike, name: str) -> NDArray[np.floating]:
+    """``values`` as an ``(n, k)`` real array (its own dtype kept), refused if empty or not finite."""
+    array = np.asarray(values)
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise ValueError(f"{name} must be real numbers, got dtype {array.dtype}")
+    if array.ndim != 2 or array.shape[1] < 2:
+        raise ValueError(f"{name} must have shape (n, k) with k >= 2 classes, got {array.shape}")
+    if array.shape[0] == 0:
+        raise ValueError(f"{name} holds no examples")
+    for rows in row_blocks(*array.shape):
+        if not np.isfinite(array[rows]).all():
+            raise ValueError(f"{name} contain NaN or infinite values")
+    return array
+
+
+def _as_probs(probs: ArrayLike) -> FloatArray:
+    """``probs`` as float64 ``(n, k)``, each row non-negative and summing to 1."""
+    p = np.asarray(_as_scores(probs, "probs"), dtype=np.float64)
+    sums = p.sum(axis=1)
+    if (p < 0).any() or (np.abs(sums - 1) > PROBABILITY_SUM_TOLERANCE).any():
+        raise ValueError(
+            f"each row of probs must be non-negative and sum to 1 (row sums range from {sums.min():.4g} "
+            f"to {sums.max():.4g}, smallest entry {p.min():.4g}); pass softmax(logits), not logits"
+        )
+    return p
+
+
+def row_blocks(n: int, columns: int) -> Iterator[slice]:
+    """Consecutive slices covering ``range(n)``, each of at most ``BLOCK_ENTRIES // columns`` rows (at least 1)."""
+    rows = max(1, BLOCK_ENTRIES // max(columns, 1))
+    return (slice(start, min(start + rows, n)) for start in range(0, n, rows))
+
+
+def per_example_brier(probs: ArrayLike, labels: ArrayLike) -> FloatArray:
+    """``b_i = sum_c (p_ic - [c = y_i])^2 = sum_c p_ic^2 - 2 p_iy + 1``, between 0 and 2."""
+    p = _as_probs(probs)
+    y = _as_labels(labels, *p.shape)
+    return (p**2).sum(axis=1) - 2 * p[np.arange(len(y)), y] + 1
 
 
 def brier_score(probs: ArrayLike, labels: ArrayLike) -> float:
-    """Multi-class Brier score ``(1/n) sum_i sum_c (p_ic - [c = y_i])^2``, between 0 and 2.
+    """Multi-class Brier score ``(1/n) sum_i sum_c (p_ic - [c = y_i])^2``, summed over classes (0 to 2).
 
     Like log loss it is a proper scoring rule, but one confident mistake costs at most 2.
+    For two classes it is twice scikit-learn's ``brier_score_loss``.
     """
-    p = np.asarray(probs, dtype=np.float64)
-    y = np.asarray(labels)
-    true_class_prob = p[np.arange(len(y)), y]
-    return float(((p**2).sum(axis=1) - 2 * true_class_prob + 1).mean())
+    return float(per_example_brier(probs, labels).mean())
 
 
 @dataclass(frozen=True)
 class ReliabilityBins:
-    """Per confidence bin: edges ``(b + 1,)``, example count, mean confidence and accuracy ``(b,)``."""
+    """Per confidence bin: edges ``(M + 1,)``, example count, mean confidence and accuracy ``(M,)``."""
 
     edges: FloatArray
     count: FloatArray
@@ -43,63 +103,225 @@ class ReliabilityBins:
     accuracy: FloatArray
 
 
-def reliability_bins(probs: ArrayLike, labels: ArrayLike, num_bins: int = 10) -> ReliabilityBins:
-    """Top-1 confidence ``max_c p_ic`` in the bins ``(m/M, (m+1)/M]``, with the accuracy in each.
+def _check_num_bins(num_bins: int) -> None:
+    if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or num_bins < 1:
+        raise ValueError(f"num_bins must be a positive integer, got {num_bins!r}")
 
-    Empty bins have NaN confidence and accuracy.
+
+def equal_mass_edges(confidence: ArrayLike, num_bins: int = NUM_BINS) -> FloatArray:
+    """Bin edges holding about ``n / M`` confidences each: 0, the ``m/M`` quantiles, and 1."""
+    _check_num_bins(num_bins)
+    inner = np.quantile(np.asarray(confidence, dtype=np.float64), np.arange(1, num_bins) / num_bins)
+    return np.concatenate([[0.0], inner, [1.0]])
+
+
+def reliability_bins_from_confidence(
+    confidence: ArrayLike,
+    correct: ArrayLike,
+    num_bins: int = NUM_BINS,
+    edges: ArrayLike | None = None,
+    right_closed: bool = True,
+) -> ReliabilityBins:
+    """Bins of the top-1 confidences ``c_i`` in ``(0, 1]``, with the accuracy in each.
+
+    ``correct`` says whether each top-1 prediction is right. The bins are ``num_bins`` of equal
+    width unless ``edges`` (increasing, from 0 to 1) are given; ``right_closed`` bins are
+    ``(e_m, e_{m+1}]``, otherwise ``[e_m, e_{m+1})`` (and 1 in the last bin). Empty bins have
+    NaN confidence and accuracy.
     """
-    if num_bins < 1:
-        raise ValueError(f"num_bins must be positive, got {num_bins}")
-    p = np.asarray(probs, dtype=np.float64)
-    confidence = p.max(axis=1)
-    correct = p.argmax(axis=1) == np.asarray(labels)
-    edges = np.arange(num_bins + 1) / num_bins
-    # Bin m holds (edges[m], edges[m + 1]]; a confidence is at least 1/k > 0.
-    which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, num_bins - 1)
-    count = np.bincount(which, minlength=num_bins).astype(np.float64)
+    c = np.asarray(confidence, dtype=np.float64)
+    right = np.asarray(correct)
+    if c.ndim != 1 or c.size == 0 or right.shape != c.shape:
+        raise ValueError(f"confidence and correct must be non-empty and of one shape (n,), got {c.shape} and {right.shape}")
+    if not np.isfinite(c).all() or (c <= 0).any() or (c > 1).any():
+        raise ValueError("confidences must lie in (0, 1]")
+    if edges is None:
+        _check_num_bins(num_bins)
+        bin_edges = np.arange(num_bins + 1) / num_bins
+    else:
+        bin_edges = np.asarray(edges, dtype=np.float64)
+        if bin_edges.ndim != 1 or len(bin_edges) < 2 or (np.diff(bin_edges) < 0).any():
+            raise ValueError("edges must be an increasing sequence of at least two values")
+    count_bins = len(bin_edges) - 1
+    which = np.searchsorted(bin_edges, c, side="left" if right_closed else "right") - 1
+    which = np.clip(which, 0, count_bins - 1)
+    count = np.bincount(which, minlength=count_bins).astype(np.float64)
     with np.errstate(invalid="ignore"):
-        mean_confidence = np.bincount(which, weights=confidence, minlength=num_bins) / count
-        bin_accuracy = np.bincount(which, weights=correct, minlength=num_bins) / count
-    return ReliabilityBins(edges, count, mean_confidence, bin_accuracy)
+        mean_confidence = np.bincount(which, weights=c, minlength=count_bins) / count
+        bin_accuracy = np.bincount(which, weights=right.astype(np.float64), minlength=count_bins) / count
+    return ReliabilityBins(bin_edges, count, mean_confidence, bin_accuracy)
 
 
-def expected_calibration_error(probs: ArrayLike, labels: ArrayLike, num_bins: int = 10) -> float:
-    """``ECE = sum_b (n_b / n) |acc_b - conf_b|`` over the bins of :func:`reliability_bins`."""
-    bins = reliability_bins(probs, labels, num_bins)
+def reliability_bins(probs: ArrayLike, labels: ArrayLike, num_bins: int = NUM_BINS) -> ReliabilityBins:
+    """Top-1 confidence ``max_c p_ic`` in the right-closed bins ``(m/M, (m+1)/M]``, with the accuracy in each."""
+    p = _as_probs(probs)
+    y = _as_labels(labels, *p.shape)
+    return reliability_bins_from_confidence(p.max(axis=1), p.argmax(axis=1) == y, num_bins)
+
+
+def calibration_error(bins: ReliabilityBins) -> float:
+    """``ECE = sum_m (n_m / n) |acc_m - conf_m|`` over the filled bins."""
     filled = bins.count > 0
     gaps = np.abs(bins.accuracy[filled] - bins.confidence[filled])
     return float((bins.count[filled] * gaps).sum() / bins.count.sum())
 
 
-def fit_temperature(logits: ArrayLike, labels: ArrayLike, iterations: int = 60) -> float:
+def expected_calibration_error(probs: ArrayLike, labels: ArrayLike, num_bins: int = NUM_BINS) -> float:
+    """``ECE = sum_m (n_m / n) |acc_m - conf_m|`` over the bins of :func:`reliability_bins` (15 by default)."""
+    return calibration_error(reliability_bins(probs, labels, num_bins))
+
+
+@dataclass(frozen=True)
+class ScaledLossDerivatives:
+    """Mean loss ``f(b)`` of the logits ``b z`` (``b = 1/T``) and its derivatives ``f'(b)`` and ``f''(b)``."""
+
+    loss: float
+    slope: float
+    curvature: float
+
+
+def scaled_loss_derivatives(logits: ArrayLike, labels: ArrayLike, inverse_temperature: float) -> ScaledLossDerivatives:
+    """With ``p = softmax(b z_i)``: ``f = mean_i [logsumexp(b z_i) - b z_iy]``,
+    ``f' = mean_i [E_p z_i - z_iy]`` and ``f'' = mean_i Var_p z_i`` (so f is convex in b)."""
+    z_all = _as_scores(logits, "logits")
+    y_all = _as_labels(labels, *z_all.shape)
+    return _derivatives(z_all, y_all, inverse_temperature)
+
+
+def _derivatives(
+    logits: NDArray[np.floating], labels: NDArray[np.int64], inverse_temperature: float
+) -> ScaledLossDerivatives:
+    """:func:`scaled_loss_derivatives` on checked inputs, a block of rows at a time."""
+    loss = slope = curvature = 0.0
+    for rows in row_blocks(*logits.shape):
+        z = np.asarray(logits[rows], dtype=np.float64)
+        y = labels[rows]
+        log_p = log_softmax(inverse_temperature * z)
+        p = np.exp(log_p)
+        true_z = z[np.arange(len(y)), y]
+        mean_z = (p * z).sum(axis=1)
+        loss -= float(log_p[np.arange(len(y)), y].sum())
+        slope += float((mean_z - true_z).sum())
+        curvature += float(((p * z**2).sum(axis=1) - mean_z**2).sum())
+    n = len(labels)
+    return ScaledLossDerivatives(loss / n, slope / n, curvature / n)
+
+
+def fit_temperature(logits: ArrayLike, labels: ArrayLike, tolerance: float = 1e-10) -> float:
     """``T* = argmin_T (1/n) sum_i -log softmax(z_i / T)[y_i]`` within ``TEMPERATURE_BOUNDS``.
 
-    With ``b = 1/T`` the loss ``f(b) = mean_i [logsumexp_j(b z_ij) - b z_iy]`` is convex and
-    ``f'(b) = mean_i [E_{p_b}(z_i) - z_iy]`` (mean logit under the scaled softmax minus the
-    true-class logit) increases with ``b``, so bisection on the sign of ``f'`` over ``log b``
-    finds the minimum; when ``f'`` keeps one sign the minimum is at a bound.
+    With ``b = 1/T`` the loss ``f(b)`` is convex (:func:`scaled_loss_derivatives`), so its
+    minimum is where ``f'(b) = 0``: Newton's method ``b <- b - f'(b)/f''(b)`` from ``b = 1``,
+    kept inside a bracket where ``f'`` changes sign (a step leaving it bisects the bracket
+    on a log scale instead). When ``f'`` keeps one sign the minimum is at a bound.
     """
-    z = np.asarray(logits, dtype=np.float64)
-    true_logit = z[np.arange(len(z)), np.asarray(labels)]
-
-    def slope(log_inverse_temperature: float) -> float:
-        probs = softmax(math.exp(log_inverse_temperature) * z)
-        return float(((probs * z).sum(axis=1) - true_logit).mean())
-
-    low, high = -math.log(TEMPERATURE_BOUNDS[1]), -math.log(TEMPERATURE_BOUNDS[0])
-    if slope(low) >= 0:
-        return TEMPERATURE_BOUNDS[1]
-    if slope(high) <= 0:
-        return TEMPERATURE_BOUNDS[0]
-    for _ in range(iterations):
-        middle = (low + high) / 2
-        if slope(middle) < 0:
-            low = middle
+    z = _as_scores(logits, "logits")
+    y = _as_labels(labels, *z.shape)
+    low, high = 1 / TEMPERATURE_BOUNDS[1], 1 / TEMPERATURE_BOUNDS[0]
+    b = 1.0
+    current = _derivatives(z, y, b)
+    if current.slope < 0:
+        if _derivatives(z, y, high).slope <= 0:
+            return TEMPERATURE_BOUNDS[0]
+        low = b
+    elif current.slope > 0:
+        if _derivatives(z, y, low).slope >= 0:
+            return TEMPERATURE_BOUNDS[1]
+        high = b
+    for _ in range(200):
+        if current.slope == 0:
+            return 1 / b
+        proposal = b - current.slope / current.curvature if current.curvature > 0 else math.nan
+        if not low < proposal < high:
+            proposal = math.sqrt(low * high)
+        if abs(proposal - b) <= tolerance * b:
+            return 1 / proposal
+        b = proposal
+        current = _derivatives(z, y, b)
+        if current.slope < 0:
+            low = b
         else:
-            high = middle
-    return math.exp(-(low + high) / 2)
+            high = b
+    raise RuntimeError("temperature fit did not converge")
 
 
 def scaled_loss(logits: ArrayLike, labels: ArrayLike, temperature: float) -> float:
-    """Mean cross-entropy of the temperature-scaled logits, ``(1/n) sum_i -log softmax(z_i / T)[y_i]``."""
-    return cross_entropy_from_logits(np.asarray(logits, dtype=np.float64) / temperature, labels)
+    """Mean cross-entropy of the temperature-scaled logits, ``(1/n) sum_i -log softmax(z_i / T)[y_i]``, ``T > 0``."""
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a positive finite number, got {temperature}")
+    z = _as_scores(logits, "logits")
+    y = _as_labels(labels, *z.shape)
+    total = sum(
+        float(per_example_loss_from_logits(np.asarray(z[rows], dtype=np.float64) / temperature, y[rows]).sum())
+        for rows in row_blocks(*z.shape)
+    )
+    return total / len(y)
+
+
+def scaled_probs(logits: ArrayLike, temperature: float) -> FloatArray:
+    """``softmax(z / T)``: the probabilities after temperature scaling (the argmax is unchanged)."""
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a positive finite number, got {temperature}")
+    return softmax(np.asarray(_as_scores(logits, "logits"), dtype=np.float64) / temperature)
+
+
+@dataclass(frozen=True)
+class ScalingResult:
+    """Temperature scaling fitted on one part of a validation set and judged on the other."""
+
+    temperature: float
+    accuracy_before: float
+    accuracy_after: float
+    loss_before: float
+    loss_after: float
+    ece_before: float
+    ece_after: float
+
+
+def fit_and_judge_temperature(
+    logits: ArrayLike, labels: ArrayLike, fit_mask: ArrayLike, num_bins: int = NUM_BINS
+) -> ScalingResult:
+    """``T`` fitted on the rows where ``fit_mask`` is true; accuracy, loss and ECE of the other rows
+    before and after dividing their logits by ``T``."""
+    z = np.asarray(_as_scores(logits, "logits"), dtype=np.float64)
+    y = _as_labels(labels, *z.shape)
+    fit = np.asarray(fit_mask, dtype=bool)
+    if fit.shape != y.shape or fit.all() or not fit.any():
+        raise ValueError("fit_mask must be a boolean (n,) mask with rows on both sides")
+    temperature = fit_temperature(z[fit], y[fit])
+    held_z, held_y = z[~fit], y[~fit]
+    before, after = softmax(held_z), scaled_probs(held_z, temperature)
+    return ScalingResult(
+        temperature=temperature,
+        accuracy_before=float((before.argmax(axis=1) == held_y).mean()),
+        accuracy_after=float((after.argmax(axis=1) == held_y).mean()),
+        loss_before=scaled_loss(held_z, held_y, 1.0),
+        loss_after=scaled_loss(held_z, held_y, temperature),
+        ece_before=expected_calibration_error(before, held_y, num_bins),
+        ece_after=expected_calibration_error(after, held_y, num_bins),
+    )
+
+
+@dataclass(frozen=True)
+class TemperatureReadouts:
+    """What the temperature explorer shows at one temperature: the Python twin of ``temperature.js``."""
+
+    accuracy: float
+    mean_loss: float
+    mean_confidence: float
+    ece: float
+    bins: ReliabilityBins
+
+
+def temperature_readouts(logits: ArrayLike, labels: ArrayLike, temperature: float, num_bins: int = NUM_BINS) -> TemperatureReadouts:
+    """Accuracy, mean loss, mean top-1 confidence, ECE and reliability bins of ``softmax(z / T)``."""
+    probs = scaled_probs(logits, temperature)
+    y = _as_labels(labels, *probs.shape)
+    bins = reliability_bins(probs, y, num_bins)
+    return TemperatureReadouts(
+        accuracy=float((probs.argmax(axis=1) == y).mean()),
+        mean_loss=scaled_loss(logits, y, temperature),
+        mean_confidence=float(probs.max(axis=1).mean()),
+        ece=calibration_error(bins),
+        bins=bins,
+    )

@@ -17,12 +17,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from lossacc.asymmetry import loss_on_right_and_wrong
-from lossacc.calibration import brier_score, expected_calibration_error
+from lossacc.calibration import brier_score, expected_calibration_error, fit_temperature, scaled_loss_derivatives
 from lossacc.metrics import (
     FloatArray,
     accuracy,
     cross_entropy_from_logits,
-    log_softmax,
     per_example_loss_from_logits,
     softmax,
     top_k_accuracy,
@@ -250,21 +249,6 @@ def lean_for_accuracy(
     return high
 
 
-def _loss_and_derivatives(scores: FloatArray, labels: IntArray, kappa: float) -> tuple[float, float, float]:
-    """Mean loss ``L(kappa)`` of the logits ``kappa u`` and its first two derivatives in kappa.
-
-    With ``p = softmax(kappa u)``: ``L' = mean_i (E_p[u_i] - u_iy)`` and
-    ``L'' = mean_i Var_p[u_i]`` (so L is convex in kappa).
-    """
-    log_p = log_softmax(kappa * scores)
-    p = np.exp(log_p)
-    rows = np.arange(len(labels))
-    expected_u = (p * scores).sum(axis=1)
-    variance_u = (p * scores**2).sum(axis=1) - expected_u**2
-    true_u = scores[rows, labels]
-    return float(-log_p[rows, labels].mean()), float((expected_u - true_u).mean()), float(variance_u.mean())
-
-
 def confidence_for_loss(model: SyntheticModel, sample: LongTailSample, target_loss: float, start: float = 50.0) -> float:
     """Over-confident kappa (right of the loss minimum) at which the mean loss is ``target_loss``.
 
@@ -273,23 +257,17 @@ def confidence_for_loss(model: SyntheticModel, sample: LongTailSample, target_lo
     """
     scores, kappa = model.scores(sample), start
     for _ in range(50):
-        loss, slope, _ = _loss_and_derivatives(scores, sample.labels, kappa)
-        if abs(loss - target_loss) < 1e-5:
+        at_kappa = scaled_loss_derivatives(scores, sample.labels, kappa)
+        if abs(at_kappa.loss - target_loss) < 1e-5:
             return kappa
-        kappa -= (loss - target_loss) / slope
+        kappa -= (at_kappa.loss - target_loss) / at_kappa.slope
     raise RuntimeError("Newton's method did not converge")
 
 
-def best_confidence(model: SyntheticModel, sample: LongTailSample, start: float = 1.0) -> float:
-    """Temperature scaling: the kappa that minimises the mean loss on ``sample`` (Newton on ``L' = 0``)."""
-    scores, kappa = model.scores(sample), start
-    for _ in range(50):
-        _, slope, curvature = _loss_and_derivatives(scores, sample.labels, kappa)
-        step = slope / curvature
-        kappa = max(kappa - step, kappa / 2)
-        if abs(step) < 1e-5:
-            return kappa
-    raise RuntimeError("Newton's method did not converge")
+def best_confidence(model: SyntheticModel, sample: LongTailSample) -> float:
+    """Temperature scaling of the model's scores: ``kappa* = 1 / T*`` with ``T*`` from
+    :func:`lossacc.calibration.fit_temperature` (the kappa that minimises the mean loss on ``sample``)."""
+    return 1 / fit_temperature(model.scores(sample), sample.labels)
 
 
 def fit_table_models(sample: LongTailSample, table: tuple[TableRow, ...] = TABLE) -> tuple[SyntheticModel, ...]:
@@ -342,7 +320,7 @@ def model_views(
 
     On ``validation``: mean loss, top-1 and top-5 accuracy, accuracy in each of
     :data:`FREQUENCY_RANGES`, mean loss on right and on wrong examples, Brier score, mean
-    top-1 confidence and ECE (10 bins). On ``one_per_class`` (one example of each class):
+    top-1 confidence and ECE (15 bins). On ``one_per_class`` (one example of each class):
     balanced accuracy. Temperature scaling: the confidence minimising the loss on
     ``calibration`` and the validation loss with it. Right or wrong is decided by argmax,
     with the tie rule of :func:`lossacc.metrics.accuracy`.
@@ -365,7 +343,7 @@ def model_views(
         loss_wrong=loss_wrong,
         brier=brier_score(probs, labels),
         mean_confidence=float(probs.max(axis=1).mean()),
-        ece=expected_calibration_error(probs, labels, num_bins=10),
+        ece=expected_calibration_error(probs, labels),
         scaled_confidence=scaled_confidence,
         scaled_loss=cross_entropy_from_logits(replace(model, confidence=scaled_confidence).logits(validation), labels),
         per_example_loss=losses,

@@ -81,19 +81,22 @@ def cross_entropy_from_probs(probs: ArrayLike, labels: ArrayLike) -> float:
 def top_k_accuracy(scores: ArrayLike, labels: ArrayLike, k: int = 1) -> float:
     """Share of examples whose true class is among the ``k`` highest scores.
 
-    ``acc@k = (1/n) sum_i [y_i in topk(s_i)]``. Scores may be logits or probabilities
-    (softmax keeps the order). Ties are broken towards the lower class index,
-    as ``argmax`` does.
+    ``acc@k = (1/n) sum_i [r_i < k]`` with the rank of the true class
+    ``r_i = #{j : s_ij > s_iy} + #{j < y_i : s_ij = s_iy}``: ties are broken towards the
+    lower class index, as ``argmax`` does. Scores may be logits or probabilities (softmax
+    keeps the order); ``+-inf`` are ordinary scores, and NaN scores are refused with a
+    ``ValueError`` (a NaN has no rank).
     """
     s = _as_2d(scores, "scores")
     y = _as_labels(labels, *s.shape)
     if not 1 <= k <= s.shape[1]:
         raise ValueError(f"k must lie in [1, {s.shape[1]}], got {k}")
-    if k == 1:
-        return float((s.argmax(axis=1) == y).mean())
-    # A stable sort on -s ranks ties by class index, as argmax does for k = 1.
-    top = np.argsort(-s, axis=1, kind="stable")[:, :k]
-    return float((top == y[:, None]).any(axis=1).mean())
+    if np.isnan(s).any():
+        raise ValueError("scores contain NaN, which has no rank: fix the model's outputs first")
+    true_score = s[np.arange(len(y)), y][:, None]
+    lower_index = np.arange(s.shape[1])[None, :] < y[:, None]
+    rank = (s > true_score).sum(axis=1) + ((s == true_score) & lower_index).sum(axis=1)
+    return float((rank < k).mean())
 
 
 def accuracy(scores: ArrayLike, labels: ArrayLike) -> float:

@@ -6,8 +6,9 @@ from lossacc.explorers.imbalance import ImbalanceExplorer
 from lossacc.explorers.live_trainer import LiveTrainerExplorer
 from lossacc.explorers.population import PopulationExplorer
 from lossacc.explorers.prediction import PredictionExplorer
+from lossacc.explorers.temperature import TemperatureExplorer
 
 __all__ = [
     "EpochExplorer", "Explorer", "ImbalanceExplorer", "LiveTrainerExplorer", "PopulationExplorer", "PredictionExplorer",
-    "explorer_module",
+    "TemperatureExplorer", "explorer_module",
 ]

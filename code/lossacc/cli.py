@@ -1,0 +1,26 @@
+"""The ``lossacc`` command (and ``python -m lossacc``): the library's tools as sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from lossacc import diagnose
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``lossacc diagnose FILE [FILE] ...``; ``lossacc --help`` lists the sub-commands."""
+    parser = diagnose.Parser(
+        prog="lossacc", description="Tools of the book 'Why validation loss and accuracy disagree'."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=diagnose.Parser)
+    diagnose.add_arguments(
+        commands.add_parser(
+            "diagnose",
+            help="report on a model's saved validation predictions",
+            description=diagnose.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    )
+    arguments = parser.parse_args(argv)
+    return diagnose.run(arguments)
