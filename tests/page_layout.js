@@ -23,7 +23,7 @@
   }
 
   // 2. No block needs sideways scrolling, except a table whose scrollbar takes visible room.
-  const blocks = article.querySelectorAll("pre, div.highlight, div.cell_output, div.output, table, .pst-scrollable-table-container, mjx-container, div.math, figure");
+  const blocks = article.querySelectorAll("pre, div.highlight, div.cell_output, div.output, table, .pst-scrollable-table-container, mjx-container[display=true], div.math, figure");
   for (const node of blocks) {
     if (!visible(node) || getComputedStyle(node).display.startsWith("inline")) continue;
     if (node.scrollWidth <= node.clientWidth + 1) continue;
@@ -31,6 +31,17 @@
     const tableWithScrollbar = scrolls && node.querySelector("table") && node.offsetHeight - node.clientHeight > 4;
     if (!tableWithScrollbar) {
       defects.push(`needs sideways scrolling (${node.scrollWidth} px in ${node.clientWidth} px): ${where(node)}`);
+    }
+  }
+  // On a laptop, code lines (at most 88 characters) fit the column without wrapping.
+  if (window.innerWidth >= 1200) {
+    for (const pre of article.querySelectorAll("div.cell_input pre")) {
+      const style = getComputedStyle(pre);
+      const lines = pre.textContent.replace(/\n$/, "").split("\n").length;
+      const content = pre.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
+      if (visible(pre) && content > lines * parseFloat(style.lineHeight) + 2) {
+        defects.push(`code wraps on a laptop screen: ${where(pre)}`);
+      }
     }
   }
   for (const node of article.querySelectorAll("img, svg, mjx-container")) {

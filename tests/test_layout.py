@@ -82,8 +82,10 @@ def open_page(page: Page, url: str) -> None:
 
 
 def check_and_shoot(page: Page, name: str) -> list[str]:
+    """Check the page as the reader's window shows it, then keep a full-page screenshot."""
+    defects = [f"{name}: {defect}" for defect in page.evaluate(CHECKS)]
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-    return [f"{name}: {defect}" for defect in page.evaluate(CHECKS)]
+    return defects
 
 
 @pytest.mark.parametrize("page_name", toc_pages())

@@ -131,7 +131,7 @@ def scale_sentence(record: CifarRecord) -> str:
         f"{record.epochs_recorded} epochs on a {record.metadata['device']['type'].upper()}, reaching "
         f"{float(np.max(record.history.val_acc)):.0%} validation accuracy. A full run of the recipe (all "
         "images, full width, 200 epochs on a GPU) is expected to reach a far higher accuracy, so its "
-        "numbers will differ; chapter 7 shows such a record in place of this one as soon as the "
+        "numbers will differ; the book shows such a record in place of this one as soon as the "
         "repository holds it"
     )
 

@@ -93,13 +93,11 @@ function chartWidth(svg) {
   return width > 0 ? Math.round(width) : 420;
 }
 
-/** Call `redraw` whenever the width of `svg` changes (the page is resized or laid out). */
+/** Call `redraw` whenever `svg` is shown at another width than it was drawn for (its viewBox). */
 function redrawOnResize(svg, redraw) {
-  let drawnAt = null;
   new ResizeObserver(() => {
-    const width = chartWidth(svg);
-    if (drawnAt !== null && Math.abs(width - drawnAt) > 2) redraw();
-    drawnAt = width;
+    const drawnFor = Number((svg.getAttribute("viewBox") || "").split(" ")[2]);
+    if (Math.abs(chartWidth(svg) - drawnFor) > 2) redraw();
   }).observe(svg);
 }
 
@@ -140,11 +138,13 @@ function drawAccuracyAndLoss(svg, points, { xTitle, marked = points.length - 1, 
     svg.append(svgEl("line", { x1: toX(at), x2: toX(at), y1: top, y2: height - bottom, class: "lx-threshold" }));
   }
   for (const { at, label } of xTicks) {
-    const text = svgEl("text", { x: toX(at), y: height - bottom + 14, "text-anchor": "middle" });
+    // Ticks at the ends lean inwards, clear of the axes' own labels.
+    const anchor = toX(at) < left + 12 ? "start" : toX(at) > width - right - 12 ? "end" : "middle";
+    const text = svgEl("text", { x: toX(at), y: height - bottom + 14, "text-anchor": anchor });
     text.textContent = label;
     svg.append(text);
   }
-  const title = svgEl("text", { x: (left + width - right) / 2, y: height - 2, "text-anchor": "middle", class: "lx-axis-title" });
+  const title = svgEl("text", { x: (left + width - right) / 2, y: height - 5, "text-anchor": "middle", class: "lx-axis-title" });
   title.textContent = xTitle;
   svg.append(title);
   const line = (toY, key, cls) => {
@@ -203,7 +203,7 @@ function drawProbabilityHistogram(svg, { counts, classes, yMax = 0, yTitle = "ex
     label.textContent = String(p);
     svg.append(label);
   }
-  const xTitle = svgEl("text", { x: (left + width - right) / 2, y: height - 4, "text-anchor": "middle", class: "lx-axis-title" });
+  const xTitle = svgEl("text", { x: (left + width - right) / 2, y: height - 5, "text-anchor": "middle", class: "lx-axis-title" });
   xTitle.textContent = "probability of the true class";
   svg.append(xTitle);
 }
