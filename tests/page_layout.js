@@ -4,7 +4,7 @@
   const defects = [];
   const article = document.querySelector("article") || document.body;
   const where = (node) => {
-    const text = (node.innerText || node.textContent || "").trim().replace(/\s+/g, " ").slice(0, 60);
+    const text = Array.from((node.innerText || node.textContent || "").trim().replace(/\s+/g, " ")).slice(0, 60).join("");
     return `<${node.tagName.toLowerCase()}${node.className && typeof node.className === "string" ? "." + node.className.trim().split(/\s+/).join(".") : ""}> "${text}"`;
   };
   const visible = (node) => {

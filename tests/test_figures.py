@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from lossacc.figures import cut_axis, mark_drops  # noqa: E402
+from lossacc.figures import cut_axis, mark_drops
 
 
 @pytest.fixture
