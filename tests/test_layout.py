@@ -21,8 +21,6 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from conftest import ROOT
 
-pytestmark = pytest.mark.slow
-
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "_build" / "layout-screenshots"
 CHECKS = (Path(__file__).parent / "page_layout.js").read_text()
@@ -46,14 +44,15 @@ def toc_pages() -> list[str]:
     return pages
 
 
-def page_source(page: str) -> Path:
-    return next(ROOT / f"{page}{suffix}" for suffix in (".ipynb", ".md") if (ROOT / f"{page}{suffix}").exists())
+def toc_notebooks() -> list[str]:
+    """The pages of the table of contents that are notebooks."""
+    return [page for page in toc_pages() if (ROOT / f"{page}.ipynb").exists()]
 
 
-@pytest.mark.parametrize("page", [p for p in toc_pages() if page_source(p).suffix == ".ipynb"])
+@pytest.mark.parametrize("page", toc_notebooks())
 def test_code_lines_fit_the_column(page: str) -> None:
     """Code a reader sees fits the text column: no line longer than 88 characters."""
-    notebook = json.loads(page_source(page).read_text())
+    notebook = json.loads((ROOT / f"{page}.ipynb").read_text())
     shown = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"
              and not {"remove-cell", "remove-input"} & set(cell.get("metadata", {}).get("tags", []))]
     long_lines = [line for cell in shown for line in "".join(cell["source"]).splitlines()
@@ -88,6 +87,7 @@ def check_and_shoot(page: Page, name: str) -> list[str]:
     return defects
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page_name", toc_pages())
 def test_page_reads_well_everywhere(browser: Browser, site_url: str, page_name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
