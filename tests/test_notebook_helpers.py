@@ -4,7 +4,7 @@ import myst_nb
 import numpy as np
 import pytest
 
-from lossacc.notebook import glue_numbers, glue_words, markdown_table
+from lossacc.notebook import glue_numbers, glue_sentences, glue_words, markdown_table
 
 
 @pytest.fixture
@@ -24,6 +24,12 @@ def test_numpy_scalars_are_glued_as_formattable_floats(glued: dict) -> None:
 def test_words_are_glued_as_strings(glued: dict) -> None:
     glue_words(device="cpu", epochs=np.int64(50))
     assert glued == {"device": ("cpu", False), "epochs": ("50", False)}
+
+
+def test_sentences_are_glued_as_markdown(glued: dict) -> None:
+    glue_sentences(verdict="It *rises*.")
+    (value, display), = glued.values()
+    assert value.data == "It *rises*." and value._repr_markdown_() == "It *rises*." and display is False
 
 
 def test_markdown_table() -> None:

@@ -28,6 +28,15 @@ def glue_words(**values: object) -> None:
         glue(key, str(value), display=False)
 
 
+def glue_sentences(**values: str) -> None:
+    """Glue each value as Markdown, for ``{glue:md}`` roles: whole sentences of the prose that
+    depend on the numbers, set in the text's own weight (``{glue:text}`` sets values in bold)."""
+    from myst_nb import glue
+
+    for key, value in values.items():
+        glue(key, Markdown(value), display=False)
+
+
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Markdown:
     """A Markdown table with one row per sequence of cells."""
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]

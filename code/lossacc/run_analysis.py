@@ -111,6 +111,31 @@ def describe_run(record: CifarRecord) -> RunDescription:
     )
 
 
+def scale_sentence(record: CifarRecord) -> str:
+    """What the run is, for the prose: the full recipe run, or a laptop-sized stand-in for it.
+
+    The stand-in's size is read from the record (model width, training images, epochs, best
+    validation accuracy) and compared with the full ResNet18 (width 64) on all 50,000 images.
+    """
+    from lossacc.cifar.resnet import ResNet18, count_parameters
+
+    params = count_parameters(ResNet18(width=record.settings["width"])) / 1e6
+    if is_full_gpu_run(record.metadata, record.epochs_planned, record.epochs_recorded):
+        return f"the full recipe run, recorded on a GPU ({params:.1f} M parameters)"
+    full_params = count_parameters(ResNet18(width=64)) / 1e6
+    train_size = record.settings["train_size"]
+    train_images = "all 50,000" if train_size is None else f"{train_size:,} of the 50,000"
+    return (
+        f"a laptop-sized stand-in for a full run: a ResNet18 slimmed to {params:.2f} M parameters "
+        f"(the full one has {full_params:.1f} M), trained on {train_images} training images for "
+        f"{record.epochs_recorded} epochs on a {record.metadata['device']['type'].upper()}, reaching "
+        f"{float(np.max(record.history.val_acc)):.0%} validation accuracy. A full run of the recipe (all "
+        "images, full width, 200 epochs on a GPU) is expected to reach a far higher accuracy, so its "
+        "numbers will differ; the book shows such a record in place of this one as soon as the "
+        "repository holds it"
+    )
+
+
 # --- regimes of the curves ----------------------------------------------------------------
 
 

@@ -77,6 +77,8 @@ function render({ model, el: host }) {
     });
   }
   epochSlider.input.addEventListener("input", update);
+  redrawOnResize(histogram, update);
+  redrawOnResize(curves, update);
   update();
 }
 

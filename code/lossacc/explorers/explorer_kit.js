@@ -78,10 +78,27 @@ function drawAxis(svg, { x, ticks, toY, side, format, title, titleX }) {
     text.textContent = format(tick);
     group.append(text);
   }
-  const label = svgEl("text", { x: titleX, y: 12, "text-anchor": side === "left" ? "start" : "end", class: "lx-axis-title" });
+  const label = svgEl("text", { x: titleX, y: 13, "text-anchor": side === "left" ? "start" : "end", class: "lx-axis-title" });
   label.textContent = title;
   group.append(label);
   svg.append(group);
+}
+
+/**
+ * The width of a chart in CSS pixels. Charts draw with one SVG unit per pixel, so their text
+ * keeps its CSS size (at least 11 px) on a phone and on a laptop alike.
+ */
+function chartWidth(svg) {
+  const width = svg.getBoundingClientRect().width;
+  return width > 0 ? Math.round(width) : 420;
+}
+
+/** Call `redraw` whenever `svg` is shown at another width than it was drawn for (its viewBox). */
+function redrawOnResize(svg, redraw) {
+  new ResizeObserver(() => {
+    const drawnFor = Number((svg.getAttribute("viewBox") || "").split(" ")[2]);
+    if (Math.abs(chartWidth(svg) - drawnFor) > 2) redraw();
+  }).observe(svg);
 }
 
 /** Evenly spaced "nice" ticks from 0 to at least `top`. */
@@ -105,7 +122,7 @@ function accuracyLossLegend(note = "") {
  * `xTicks` = [{at, label}] and dashed `dividers` are placed in point-index units.
  */
 function drawAccuracyAndLoss(svg, points, { xTitle, marked = points.length - 1, xTicks = [], dividers = [] }) {
-  const width = 420, height = 186, left = 44, right = 48, top = 22, bottom = 30;
+  const width = chartWidth(svg), height = 200, left = 46, right = 46, top = 24, bottom = 34;
   svg.replaceChildren();
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   const finiteLosses = points.map((p) => p.meanLoss).filter(Number.isFinite);
@@ -121,11 +138,13 @@ function drawAccuracyAndLoss(svg, points, { xTitle, marked = points.length - 1, 
     svg.append(svgEl("line", { x1: toX(at), x2: toX(at), y1: top, y2: height - bottom, class: "lx-threshold" }));
   }
   for (const { at, label } of xTicks) {
-    const text = svgEl("text", { x: toX(at), y: height - bottom + 12, "text-anchor": "middle" });
+    // Ticks at the ends lean inwards, clear of the axes' own labels.
+    const anchor = toX(at) < left + 12 ? "start" : toX(at) > width - right - 12 ? "end" : "middle";
+    const text = svgEl("text", { x: toX(at), y: height - bottom + 14, "text-anchor": anchor });
     text.textContent = label;
     svg.append(text);
   }
-  const title = svgEl("text", { x: (left + width - right) / 2, y: height - 2, "text-anchor": "middle", class: "lx-axis-title" });
+  const title = svgEl("text", { x: (left + width - right) / 2, y: height - 5, "text-anchor": "middle", class: "lx-axis-title" });
   title.textContent = xTitle;
   svg.append(title);
   const line = (toY, key, cls) => {
@@ -149,7 +168,7 @@ function drawTrace(svg, points) {
  * decision threshold.
  */
 function drawProbabilityHistogram(svg, { counts, classes, yMax = 0, yTitle = "examples", threshold = null }) {
-  const width = 420, height = 200, left = 44, right = 8, top = 24, bottom = 30;
+  const width = chartWidth(svg), height = 210, left = 46, right = 10, top = 28, bottom = 34;
   svg.replaceChildren();
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   const bins = counts.length;
@@ -168,7 +187,7 @@ function drawProbabilityHistogram(svg, { counts, classes, yMax = 0, yTitle = "ex
       base += count;
     });
     if (base > yTop) {
-      const label = svgEl("text", { x: x + barWidth / 2, y: top - 4, "text-anchor": "middle" });
+      const label = svgEl("text", { x: x + barWidth / 2, y: top - 3, "text-anchor": "middle" });
       label.textContent = String(base);
       svg.append(label);
     }
@@ -184,7 +203,7 @@ function drawProbabilityHistogram(svg, { counts, classes, yMax = 0, yTitle = "ex
     label.textContent = String(p);
     svg.append(label);
   }
-  const xTitle = svgEl("text", { x: (left + width - right) / 2, y: height - 4, "text-anchor": "middle", class: "lx-axis-title" });
+  const xTitle = svgEl("text", { x: (left + width - right) / 2, y: height - 5, "text-anchor": "middle", class: "lx-axis-title" });
   xTitle.textContent = "probability of the true class";
   svg.append(xTitle);
 }
@@ -217,7 +236,7 @@ function argmax(values) {
  * ({cls}: its CSS class), of height `values[series][category]` on the y axis `[0, top]`.
  */
 function drawBars(svg, { categories, series, values, top, yFormat = (v) => v.toFixed(2), title }) {
-  const width = 420, height = 190, left = 40, right = 8, topPad = 22, bottom = 30;
+  const width = chartWidth(svg), height = 200, left = 46, right = 10, topPad = 24, bottom = 34;
   svg.replaceChildren();
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   const toY = (v) => topPad + (height - topPad - bottom) * (1 - Math.min(v, top) / top);

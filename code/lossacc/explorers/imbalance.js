@@ -88,6 +88,7 @@ function render({ model, el: host }) {
     points.length = 0;
     update();
   });
+  redrawOnResize(bars, update);
   update();
 }
 

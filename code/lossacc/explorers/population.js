@@ -83,6 +83,7 @@ function render({ model, el: host }) {
     points.length = 0;
     update();
   });
+  redrawOnResize(histogram, update);
   update();
 }
 

@@ -58,7 +58,8 @@ function render({ model, el: host }) {
       const correct = predicted === row.example.label;
       const loss = -Math.log(probs[row.example.label]);
       row.predicted.textContent = `→ ${classes[predicted]} ${correct ? "✓" : "✗"}`;
-      row.predicted.className = correct ? "lx-right" : "lx-wrong";
+      row.predicted.classList.toggle("lx-right", correct);
+      row.predicted.classList.toggle("lx-wrong", !correct);
       row.predicted.dataset.value = String(predicted);
       row.loss.dataset.value = String(loss);
       row.loss.textContent = `loss ${fmt(loss)}`;
@@ -78,6 +79,7 @@ function render({ model, el: host }) {
     points.length = 0;
     update();
   });
+  redrawOnResize(trace, update);
   update();
 }
 

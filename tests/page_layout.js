@@ -1,0 +1,123 @@
+// page_layout.js: evaluated in a book page by tests/test_layout.py; returns the layout defects it finds.
+// Each defect is one line a reader would recognise: what is wrong, and where.
+() => {
+  const defects = [];
+  const article = document.querySelector("article") || document.body;
+  const where = (node) => {
+    const text = Array.from((node.innerText || node.textContent || "").trim().replace(/\s+/g, " ")).slice(0, 60).join("");
+    return `<${node.tagName.toLowerCase()}${node.className && typeof node.className === "string" ? "." + node.className.trim().split(/\s+/).join(".") : ""}> "${text}"`;
+  };
+  const visible = (node) => {
+    const box = node.getBoundingClientRect();
+    return box.width > 0 && box.height > 0 && getComputedStyle(node).visibility !== "hidden";
+  };
+
+  // 1. The page is no wider than the screen.
+  const pageWidth = document.documentElement.scrollWidth;
+  if (pageWidth > window.innerWidth + 1) {
+    const culprits = [...article.querySelectorAll("*")]
+      .filter((node) => visible(node) && node.getBoundingClientRect().right > window.innerWidth + 1)
+      .filter((node) => !node.parentElement || node.parentElement.getBoundingClientRect().right <= window.innerWidth + 1)
+      .slice(0, 3).map(where);
+    defects.push(`page is ${pageWidth} px wide on a ${window.innerWidth} px screen; too wide: ${culprits.join("; ")}`);
+  }
+
+  // 2. No block needs sideways scrolling, except a table whose scrollbar takes visible room.
+  const blocks = article.querySelectorAll("pre, div.highlight, div.cell_output, div.output, table, .pst-scrollable-table-container, mjx-container[display=true], div.math, figure");
+  for (const node of blocks) {
+    if (!visible(node) || getComputedStyle(node).display.startsWith("inline")) continue;
+    if (node.scrollWidth <= node.clientWidth + 1) continue;
+    const scrolls = ["auto", "scroll"].includes(getComputedStyle(node).overflowX);
+    const tableWithScrollbar = scrolls && node.querySelector("table") && node.offsetHeight - node.clientHeight > 4;
+    if (!tableWithScrollbar) {
+      defects.push(`needs sideways scrolling (${node.scrollWidth} px in ${node.clientWidth} px): ${where(node)}`);
+    }
+  }
+  // On a laptop, code lines (at most 88 characters) fit the column without wrapping.
+  if (window.innerWidth >= 1200) {
+    for (const pre of article.querySelectorAll("div.cell_input pre")) {
+      const style = getComputedStyle(pre);
+      const lines = pre.textContent.replace(/\n$/, "").split("\n").length;
+      const content = pre.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
+      if (visible(pre) && content > lines * parseFloat(style.lineHeight) + 2) {
+        defects.push(`code wraps on a laptop screen: ${where(pre)}`);
+      }
+    }
+  }
+  for (const node of article.querySelectorAll("img, svg, mjx-container")) {
+    const box = node.getBoundingClientRect();
+    const column = article.getBoundingClientRect();
+    if (visible(node) && box.right > column.right + 1 && !node.closest(".pst-scrollable-table-container")) {
+      defects.push(`sticks out of the text column by ${Math.round(box.right - column.right)} px: ${where(node)}`);
+    }
+  }
+
+  // 3. Every figure has a number, a caption and alt text that says what it shows.
+  for (const image of article.querySelectorAll("img")) {
+    const figure = image.closest("figure");
+    const caption = figure && figure.querySelector("figcaption");
+    const alt = (image.getAttribute("alt") || "").trim();
+    if (!caption || !caption.innerText.trim()) defects.push(`figure without a caption: ${image.getAttribute("src")}`);
+    else if (!caption.querySelector(".caption-number")) defects.push(`figure without a number: ${where(caption)}`);
+    // A figure shrunk to less than 60% of its drawn size has text too small to read.
+    if (visible(image) && image.naturalWidth && image.getBoundingClientRect().width < 0.6 * image.naturalWidth) {
+      defects.push(`figure shrunk to ${Math.round(100 * image.getBoundingClientRect().width / image.naturalWidth)}% of its size, its text unreadable: ${image.getAttribute("src")}`);
+    }
+    if (alt.split(/\s+/).length < 5 || /[0-9a-f]{12,}|\.(png|jpe?g|svg)$/i.test(alt)) {
+      defects.push(`figure alt text does not say what it shows ("${alt.slice(0, 60)}"): ${image.getAttribute("src")}`);
+    }
+  }
+
+  // 4. Explorers: readable text (no overflow, no overlap, at least 11 px), colours that follow the theme.
+  const luminance = (color) => {
+    const [r, g, b] = (color.match(/[\d.]+/g) || [0, 0, 0]).slice(0, 3).map((v) => Number(v) / 255);
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const background = (node) => {
+    for (let n = node; n; n = n.parentElement) {
+      const color = getComputedStyle(n).backgroundColor;
+      const alpha = color.startsWith("rgba") ? Number(color.match(/[\d.]+/g)[3]) : 1;
+      if (color !== "transparent" && alpha > 0.5) return color;
+    }
+    return "rgb(255, 255, 255)";
+  };
+  const dark = document.documentElement.dataset.theme === "dark";
+  for (const explorer of document.querySelectorAll(".lx-explorer")) {
+    const name = explorer.getAttribute("aria-label") || "explorer";
+    const box = explorer.getBoundingClientRect();
+    const textLight = luminance(getComputedStyle(explorer).color) > 0.5;
+    const groundLight = luminance(background(explorer)) > 0.5;
+    if (dark && (groundLight || !textLight)) defects.push(`${name} does not follow the dark theme (text ${getComputedStyle(explorer).color} on ${background(explorer)})`);
+    if (textLight === groundLight) defects.push(`${name}: text and background have the same lightness`);
+    for (const node of explorer.querySelectorAll("*")) {
+      if (!visible(node) || node.closest(".lx-visually-hidden") || node instanceof SVGElement) continue;
+      const ownText = [...node.childNodes].some((c) => c.nodeType === Node.TEXT_NODE && c.textContent.trim());
+      if (ownText && parseFloat(getComputedStyle(node).fontSize) < 11) defects.push(`${name}: text smaller than 11 px: ${where(node)}`);
+      if (node.scrollWidth > node.clientWidth + 1 && node.clientWidth > 0 && getComputedStyle(node).overflowX !== "visible") {
+        defects.push(`${name}: text cut off: ${where(node)}`);
+      }
+      const inner = node.getBoundingClientRect();
+      if (ownText && (inner.right > box.right + 1 || inner.left < box.left - 1)) defects.push(`${name}: text runs out of the explorer: ${where(node)}`);
+    }
+    for (const svg of explorer.querySelectorAll("svg")) {
+      if (!visible(svg)) continue;
+      const frame = svg.getBoundingClientRect();
+      const texts = [...svg.querySelectorAll("text")].filter((t) => t.textContent.trim());
+      const boxes = texts.map((t) => t.getBoundingClientRect());
+      texts.forEach((text, i) => {
+        const size = parseFloat(getComputedStyle(text).fontSize) * (text.getScreenCTM() ? text.getScreenCTM().a : 1);
+        if (size < 10.5) defects.push(`${name}: chart text at ${size.toFixed(1)} px: "${text.textContent}"`);
+        const b = boxes[i];
+        if (b.left < frame.left - 1 || b.right > frame.right + 1 || b.top < frame.top - 1 || b.bottom > frame.bottom + 1) {
+          defects.push(`${name}: chart text cut at the edge: "${text.textContent}"`);
+        }
+        for (let j = i + 1; j < texts.length; j += 1) {
+          const o = boxes[j];
+          const overlap = Math.min(b.right, o.right) - Math.max(b.left, o.left) > 1 && Math.min(b.bottom, o.bottom) - Math.max(b.top, o.top) > 1;
+          if (overlap) defects.push(`${name}: chart texts overlap: "${text.textContent}" and "${texts[j].textContent}"`);
+        }
+      });
+    }
+  }
+  return defects;
+}
