@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "_ext"))  # web_assets: the table of the vendored front-end versions
 
 
 def toc_notebooks() -> list[Path]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import toc_notebooks
+from web_assets import EMBEDDER, PACKAGES
 
 pytestmark = pytest.mark.slow
 
@@ -60,13 +61,16 @@ def test_no_page_or_style_sheet_loads_anything_from_another_host(built_site: Pat
         collector.feed(page.read_text(errors="replace"))
         external += [f"{page.relative_to(built_site)}: {url}" for url in collector.urls if EXTERNAL.match(url)]
     for sheet in sorted(built_site.rglob("*.css")):
-        external += [f"{sheet.relative_to(built_site)}: {url}" for url in CSS_URL.findall(sheet.read_text(errors="replace")) if EXTERNAL.match(url)]
+        urls = CSS_URL.findall(sheet.read_text(errors="replace"))
+        external += [f"{sheet.relative_to(built_site)}: {url}" for url in urls if EXTERNAL.match(url)]
     assert not external, "\n".join(external)
 
 
 def test_widget_pages_load_the_vendored_embedder(built_site: Path) -> None:
     page = (built_site / "chapters" / "02_same_accuracy_different_loss.html").read_text()
     assert "application/vnd.jupyter.widget-state+json" in page
-    assert 'src="../_static/../vendor/npm/@jupyter-widgets/html-manager@1.0.6/dist/embed-amd.js' in page
-    assert (built_site / "vendor/npm/@jupyter-widgets/html-manager@1.0.6/dist/embed-amd.js").is_file()
+    assert f'src="../_static/../{EMBEDDER.folder}/dist/embed-amd.js' in page
+    for package in PACKAGES:
+        for file in package.files:
+            assert (built_site / package.folder / file).is_file(), f"{package.folder}/{file} is not in the site"
     assert (built_site / "_static/mathjax/tex-chtml.js").is_file()
