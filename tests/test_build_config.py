@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import anywidget
 import nbformat
 import pytest
 
 from conftest import ROOT, write_book_config
-
-pytestmark = pytest.mark.slow
+from web_assets import ANYWIDGET
 
 
 def build_tiny_book(tmp_path: Path, notebook_cells: list[nbformat.NotebookNode]) -> subprocess.CompletedProcess[str]:
@@ -32,18 +34,53 @@ def build_tiny_book(tmp_path: Path, notebook_cells: list[nbformat.NotebookNode])
     )
 
 
+@pytest.mark.slow
 def test_a_cell_error_fails_the_build(tmp_path: Path) -> None:
     result = build_tiny_book(tmp_path, [nbformat.v4.new_code_cell("raise RuntimeError('broken cell')")])
     assert result.returncode != 0
     assert "broken cell" in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_a_missing_glue_key_fails_the_build(tmp_path: Path) -> None:
     result = build_tiny_book(tmp_path, [nbformat.v4.new_markdown_cell("Value: {glue:text}`never_glued`")])
     assert result.returncode != 0
     assert "never_glued" in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_a_clean_chapter_builds(tmp_path: Path) -> None:
     result = build_tiny_book(tmp_path, [nbformat.v4.new_code_cell("print(6 * 7)")])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def pins(requirements: Path) -> dict[str, str]:
+    """``name == version`` lines of a requirements file, names normalised as pip does."""
+    found = {}
+    for line in requirements.read_text().splitlines():
+        requirement = line.split("#")[0].strip()
+        if "==" in requirement:
+            name, version = requirement.split("==")
+            found[re.sub(r"[-_.]+", "-", name).lower()] = version.strip()
+    return found
+
+
+def test_the_python_anywidget_matches_the_vendored_front_end() -> None:
+    assert pins(ROOT / "requirements.txt")["anywidget"] == ANYWIDGET.version, (
+        "requirements.txt and _ext/web_assets.py name different anywidgets"
+    )
+    assert anywidget.__version__ == ANYWIDGET.version
+
+
+def test_the_lock_pins_every_requirement_as_requirements_txt_does() -> None:
+    wanted, locked = pins(ROOT / "requirements.txt"), pins(ROOT / "requirements-lock.txt")
+    differ = {name: (version, locked.get(name)) for name, version in wanted.items() if locked.get(name) != version}
+    assert not differ, f"requirements.txt and its lock differ (run scripts/refresh_lock.sh): {differ}"
+
+
+def test_the_environment_is_the_locked_one() -> None:
+    installed = {re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower(): dist.version.split("+")[0]
+                 for dist in importlib.metadata.distributions()}
+    differ = {name: (version, installed.get(name)) for name, version in pins(ROOT / "requirements-lock.txt").items()
+              if installed.get(name) != version}
+    assert not differ, f"installed packages differ from requirements-lock.txt (run scripts/setup.sh): {differ}"
