@@ -173,7 +173,7 @@ def outdated_pages(app: Sphinx, env: BuildEnvironment, added: set[str], changed:
     built: dict[str, str] = getattr(env, "page_fingerprints", {})
     current = {docname: page_fingerprint(app, docname, environment) for docname in sorted(env.found_docs)}
     stale = [docname for docname, fingerprint in current.items() if built.get(docname) != fingerprint]
-    cache_path = Path(app.srcdir, app.config.nb_execution_cache_path)
+    cache_path = Path(app.config.nb_execution_cache_path)
     for docname in stale:
         source = Path(env.doc2path(docname))
         if source.suffix == ".ipynb":
@@ -184,8 +184,15 @@ def outdated_pages(app: Sphinx, env: BuildEnvironment, added: set[str], changed:
     return [docname for docname in stale if docname not in added | changed]
 
 
+def anchor_execution_cache(app: Sphinx, config: Any) -> None:
+    """Resolve a relative execution cache path against the book, not the folder the build runs in
+    (MyST-NB would take it relative to the working directory)."""
+    config.nb_execution_cache_path = str(Path(app.srcdir, config.nb_execution_cache_path))
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("page_dependencies_library", "code", "env")
     app.add_config_value("page_dependencies_data", [], "env")
+    app.connect("config-inited", anchor_execution_cache)
     app.connect("env-get-outdated", outdated_pages)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import re
 import subprocess
 import sys
@@ -84,3 +85,70 @@ def test_the_environment_is_the_locked_one() -> None:
     differ = {name: (version, installed.get(name)) for name, version in pins(ROOT / "requirements-lock.txt").items()
               if installed.get(name) != version}
     assert not differ, f"installed packages differ from requirements-lock.txt (run scripts/setup.sh): {differ}"
+
+
+# --- a warm rebuild follows what the pages were computed from ------------------------------------
+
+
+class SmallBook:
+    """A two-notebook book with its own library (``code/shapes``), records and a stand-in
+    installed package, built again and again in one folder with the book's configuration."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "assets").symlink_to(ROOT / "assets")
+        (root / "intro.md").write_text("# Small\n\n{doc}`labels` and {doc}`records`\n")
+        (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: labels\n  - file: records\n")
+        self.write("code/shapes/__init__.py", "")
+        self.write("code/shapes/names.py", "from shapes.words import WORD\n\nLABEL = 'label ' + WORD\n")
+        self.write("code/shapes/words.py", "WORD = 'one'\n")
+        self.write("code/shapes/counts.py", "COUNT = 1\n")
+        self.write("code/installed-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: installed\nVersion: 1.0\n")
+        self.write("records/first.txt", "first run\n")
+        self.notebook("labels", "from shapes.names import LABEL\nprint(LABEL)")
+        self.notebook("records", "import os\nfrom shapes.counts import COUNT\nprint(COUNT, sorted(os.listdir('records')))")
+        write_book_config(root / "_config.yml")
+
+    def write(self, relative: str, text: str) -> None:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    def notebook(self, name: str, code: str) -> None:
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {name}"), nbformat.v4.new_code_cell(code)])
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(notebook, self.root / f"{name}.ipynb")
+
+    def build(self) -> set[str]:
+        """Build (warm after the first time) and return the names of the notebooks executed."""
+        jupyter_book = Path(sys.executable).parent / "jupyter-book"
+        # The library and the stand-in package are importable by the build and by the kernels it starts.
+        env = {**os.environ, "PYTHONPATH": str(self.root / "code")}
+        result = subprocess.run(
+            [str(jupyter_book), "build", str(self.root), "--warningiserror", "--nitpick", "--keep-going"],
+            capture_output=True, text=True, timeout=600, env=env,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return set(re.findall(r"(\w+)\.ipynb: Executing notebook", result.stdout + result.stderr))
+
+    def page(self, name: str) -> str:
+        return (self.root / "_build" / "html" / f"{name}.html").read_text()
+
+
+@pytest.mark.slow
+def test_a_warm_rebuild_follows_the_library_the_records_and_the_packages(tmp_path: Path) -> None:
+    book = SmallBook(tmp_path)
+    assert book.build() == {"labels", "records"}
+    assert "label one" in book.page("labels") and "first.txt" in book.page("records")
+    assert book.build() == set(), "nothing changed: nothing runs again"
+
+    book.write("code/shapes/words.py", "WORD = 'two'\n")  # imported by the labels notebook through shapes.names
+    assert book.build() == {"labels"}
+    assert "label two" in book.page("labels") and "label one" not in book.page("labels")
+
+    book.write("records/second.txt", "second run\n")  # a new record: the notebook that reads records/ follows
+    assert book.build() == {"records"}
+    assert "second.txt" in book.page("records")
+
+    book.write("code/installed-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: installed\nVersion: 1.1\n")
+    assert book.build() == {"labels", "records"}, "another installed package version: every notebook runs again"
