@@ -11,6 +11,8 @@ import pytest
 from lossacc.cifar.record import load_record
 from lossacc.cifar.synthetic import synthetic_cifar, write_python_release, write_tar_gz
 
+pytestmark = pytest.mark.slow  # each test starts the command in a new Python, and one trains
+
 TINY_RUN = [
     "--epochs",
     "2",
