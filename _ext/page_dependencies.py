@@ -57,6 +57,7 @@ class Library:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._imports: dict[Path, set[str]] = {}
 
     def module_file(self, name: str) -> Path | None:
         """The file of module ``name`` under the root, or None if it is not there."""
@@ -68,6 +69,11 @@ class Library:
 
     def _imports_of(self, file: Path, name: str) -> set[str]:
         """The modules ``file`` (module ``name``) imports, relative imports made absolute."""
+        if file not in self._imports:
+            self._imports[file] = self._parse_imports(file, name)
+        return self._imports[file]
+
+    def _parse_imports(self, file: Path, name: str) -> set[str]:
         tree = ast.parse(file.read_text(), str(file))
         package = name if file.name == "__init__.py" else name.rpartition(".")[0]
         names: set[str] = set()
@@ -143,7 +149,7 @@ def drop_cached_execution(cache_path: Path, notebook: Path) -> None:
             cache.remove_cache(record.pk)
 
 
-def page_fingerprint(app: Sphinx, docname: str, environment: str) -> str:
+def page_fingerprint(app: Sphinx, docname: str, environment: str, library: Library) -> str:
     """The fingerprint of one page (see the module docstring)."""
     source = Path(app.env.doc2path(docname))
     if source.suffix != ".ipynb":
@@ -154,7 +160,6 @@ def page_fingerprint(app: Sphinx, docname: str, environment: str) -> str:
         modules = imported_modules(code)
     except SyntaxError:  # a cell Python cannot parse: depend on the whole library
         modules = None
-    library = Library(srcdir / app.config.page_dependencies_library)
     if modules is None:
         files = set(library.root.rglob("*.py"))
     else:
@@ -171,7 +176,8 @@ def outdated_pages(app: Sphinx, env: BuildEnvironment, added: set[str], changed:
     """Pages whose fingerprint changed since they were built: read again, notebooks re-run."""
     environment = environment_fingerprint(Path(__file__).resolve().parent)
     built: dict[str, str] = getattr(env, "page_fingerprints", {})
-    current = {docname: page_fingerprint(app, docname, environment) for docname in sorted(env.found_docs)}
+    library = Library(Path(app.srcdir, app.config.page_dependencies_library))
+    current = {docname: page_fingerprint(app, docname, environment, library) for docname in sorted(env.found_docs)}
     stale = [docname for docname, fingerprint in current.items() if built.get(docname) != fingerprint]
     cache_path = Path(app.config.nb_execution_cache_path)
     for docname in stale:

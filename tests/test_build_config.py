@@ -1,4 +1,5 @@
-"""The book's build configuration fails loudly: a cell error or a Sphinx warning stops the build."""
+"""The book's build configuration: a cell error or a Sphinx warning stops the build, a rebuild
+follows every input of a page, and the installed packages are the locked ones."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT, write_book_config
+from page_dependencies import Library, imported_modules
 from web_assets import ANYWIDGET
 
 
@@ -49,12 +51,6 @@ def test_a_missing_glue_key_fails_the_build(tmp_path: Path) -> None:
     assert "never_glued" in result.stdout + result.stderr
 
 
-@pytest.mark.slow
-def test_a_clean_chapter_builds(tmp_path: Path) -> None:
-    result = build_tiny_book(tmp_path, [nbformat.v4.new_code_cell("print(6 * 7)")])
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-
-
 def pins(requirements: Path) -> dict[str, str]:
     """``name == version`` lines of a requirements file, names normalised as pip does."""
     found = {}
@@ -88,6 +84,23 @@ def test_the_environment_is_the_locked_one() -> None:
 
 
 # --- a warm rebuild follows what the pages were computed from ------------------------------------
+
+
+def test_a_notebook_depends_on_the_library_files_its_imports_run_or_read(tmp_path: Path) -> None:
+    files = {
+        "shapes/__init__.py": "", "shapes/names.py": "from .words import WORD\nimport numpy\n", "shapes/words.py": "",
+        "shapes/unused.py": "", "shapes/style.css": "", "shapes/deep/__init__.py": "", "shapes/deep/more.py": "from ..words import WORD\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    notebook_code = "%matplotlib inline\nfrom shapes.names import LABEL\n!ls\nimport os"
+    assert imported_modules(notebook_code) == {"shapes.names", "shapes.names.LABEL", "os"}
+    library = Library(tmp_path)
+    behind = {str(path.relative_to(tmp_path)) for path in library.files_behind({"shapes.names", "shapes.names.LABEL", "os"})}
+    assert behind == {"shapes/__init__.py", "shapes/names.py", "shapes/words.py", "shapes/style.css"}
+    behind = {str(path.relative_to(tmp_path)) for path in library.files_behind({"shapes.deep.more"})}
+    assert behind == {"shapes/__init__.py", "shapes/deep/__init__.py", "shapes/deep/more.py", "shapes/words.py", "shapes/style.css"}
 
 
 class SmallBook:
