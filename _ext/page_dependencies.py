@@ -16,6 +16,10 @@ a fingerprint (a SHA-256) of what it was computed from:
 Before Sphinx reads, a page whose fingerprint differs from the one it was last built with
 (or that has none) is read again, and a notebook's cached execution is dropped so that it
 runs again. A page whose inputs did not change is neither read nor executed.
+
+A build that ended with warnings (errors, with ``--warningiserror --keep-going``) keeps no
+environment, so the next build reads every page again and reports the same problems; Sphinx
+alone would read only the changed pages, and pass.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sphinx.application import Sphinx
+from sphinx.application import ENV_PICKLE_FILENAME, Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.util import logging
 
@@ -161,7 +165,7 @@ def page_fingerprint(app: Sphinx, docname: str, environment: str, library: Libra
     except SyntaxError:  # a cell Python cannot parse: depend on the whole library
         modules = None
     if modules is None:
-        files = set(library.root.rglob("*.py"))
+        files = {path for path in library.root.rglob("*") if path.is_file() and "__pycache__" not in path.parts}
     else:
         files = library.files_behind(modules)
     for folder in app.config.page_dependencies_data:
@@ -196,9 +200,16 @@ def anchor_execution_cache(app: Sphinx, config: Any) -> None:
     config.nb_execution_cache_path = str(Path(app.srcdir, config.nb_execution_cache_path))
 
 
+def forget_a_build_with_warnings(app: Sphinx, exception: Exception | None) -> None:
+    """Delete the saved environment after a build with warnings (Sphinx does so after an exception)."""
+    if getattr(app, "_warncount", 0):
+        Path(app.doctreedir, ENV_PICKLE_FILENAME).unlink(missing_ok=True)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("page_dependencies_library", "code", "env")
     app.add_config_value("page_dependencies_data", [], "env")
     app.connect("config-inited", anchor_execution_cache)
     app.connect("env-get-outdated", outdated_pages)
+    app.connect("build-finished", forget_a_build_with_warnings)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
