@@ -107,7 +107,7 @@ def expected_cells(executed: nbformat.NotebookNode) -> list[ExpectedCell]:
     drops cells tagged ``remove-cell``, or both ``remove-input`` and ``remove-output``)."""
     expected = []
     for index, cell in enumerate(executed.cells):
-        tags = set(cell.metadata.get("tags", []))
+        tags = {tag.replace("_", "-") for tag in cell.metadata.get("tags", [])}  # MyST-NB takes both spellings
         if cell.cell_type != "code" or not cell.source.strip() or "remove-cell" in tags or {"remove-input", "remove-output"} <= tags:
             continue
         want = ExpectedCell(index)
