@@ -11,8 +11,9 @@ relative to the page.
 Jupyter Book always loads sphinx-thebe, whose page scripts name thebe's CDN URL; this
 book has thebe switched off, so those two scripts are dropped from every page.
 
-The build fails if the vendored anywidget front-end and the installed Python package
-differ in version: the front-end must understand the state the Python side writes.
+The vendored versions come from ``web_assets.py``. The build fails if the installed Python
+anywidget has another version than the vendored front-end: the front-end must understand the
+state the Python side writes.
 """
 
 from __future__ import annotations
@@ -24,24 +25,25 @@ from typing import Any
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 
-VENDOR = "vendor/npm"
-REQUIREJS = f"{VENDOR}/requirejs@2.3.8/require.js"
-EMBEDDER_DIR = f"{VENDOR}/@jupyter-widgets/html-manager@1.0.6/dist"
+from web_assets import ANYWIDGET, EMBEDDER, PACKAGES, REQUIREJS, VENDOR
+
+EMBEDDER_DIR = f"{EMBEDDER.folder}/dist"
 
 
-def _anywidget_dir() -> str:
-    from anywidget._version import __version__
+def check_vendored_assets(app: Sphinx) -> None:
+    """Stop the build if a vendored file is missing or anywidget's two halves differ in version."""
+    import anywidget
 
-    return f"{VENDOR}/anywidget@{__version__}/dist"
-
-
-def check_vendored_anywidget(app: Sphinx) -> None:
-    vendored = Path(app.srcdir) / "assets" / _anywidget_dir() / "index.js"
-    if not vendored.is_file():
+    if anywidget.__version__ != ANYWIDGET.version:
         raise ExtensionError(
-            f"the installed anywidget has no vendored front-end at {vendored}: "
-            "pin the same version in scripts/vendor_web_assets.py and run it"
+            f"the installed anywidget is {anywidget.__version__} but the site vendors {ANYWIDGET.version}: "
+            "install the version of _ext/web_assets.py (requirements.txt), or change it there and run "
+            "scripts/vendor_web_assets.py"
         )
+    for package in PACKAGES:
+        for file in package.files:
+            if not (Path(app.srcdir) / "assets" / package.folder / file).is_file():
+                raise ExtensionError(f"assets/{package.folder}/{file} is missing: run scripts/vendor_web_assets.py")
 
 
 def add_widget_scripts(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
@@ -52,13 +54,13 @@ def add_widget_scripts(app: Sphinx, pagename: str, templatename: str, context: d
     pathto = context["pathto"]
     requirejs_config = {
         "paths": {
-            "anywidget": pathto(f"{_anywidget_dir()}/index", 1),
+            "anywidget": pathto(f"{ANYWIDGET.folder}/dist/index", 1),
             "@jupyter-widgets/html-manager/dist": pathto(EMBEDDER_DIR, 1),
         }
     }
     app.add_js_file(None, body=f"var require = {json.dumps(requirejs_config)};")
     # Sphinx prefixes local script paths with "_static/"; "../" steps back to the site root.
-    app.add_js_file(f"../{REQUIREJS}")
+    app.add_js_file(f"../{REQUIREJS.folder}/require.js")
     app.add_js_file(f"../{EMBEDDER_DIR}/embed-amd.js", **{"data-jupyter-widgets-cdn": pathto(f"{VENDOR}/", 1)})
 
 
@@ -73,7 +75,7 @@ def drop_thebe_loader(app: Sphinx, pagename: str, templatename: str, context: di
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    app.connect("builder-inited", check_vendored_anywidget)
+    app.connect("builder-inited", check_vendored_assets)
     app.connect("html-page-context", add_widget_scripts, priority=600)
     app.connect("html-page-context", drop_thebe_loader)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Set up and run the whole test suite: library, notebooks, site build, offline browser test.
+# Set up, check lint (ruff) and types (mypy), then run the whole test suite: library,
+# notebooks, site build, offline browser test. Configuration of all three: pyproject.toml.
 # Usage: bash scripts/run_tests.sh [extra pytest arguments]
+#        bash scripts/run_tests.sh -m "not slow"   # the fast tier: no book build, browser or training
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -16,4 +18,9 @@ if [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
 
+echo "==> ruff"
+.venv/bin/ruff check
+echo "==> mypy"
+.venv/bin/mypy
+echo "==> pytest"
 .venv/bin/python -m pytest "$@"

@@ -13,13 +13,15 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   "$PYTHON" -m venv .venv
 fi
-# Re-install only when requirements.txt or pyproject.toml changed since the last set-up.
+# Re-install only when the requirements, their lock or pyproject.toml changed since the last
+# set-up. requirements-lock.txt pins every package requirements.txt pulls in (regenerate it
+# with scripts/refresh_lock.sh after changing requirements.txt).
 stamp=.venv/.requirements.sha256
-wanted=$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+wanted=$(cat requirements.txt requirements-lock.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "==> installing requirements into .venv"
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -r requirements.txt
+  .venv/bin/python -m pip install --quiet -r requirements.txt -c requirements-lock.txt
   .venv/bin/python -m pip install --quiet --no-deps -e .
   echo "$wanted" > "$stamp"
 fi

@@ -2,7 +2,8 @@
 
 The site must work offline, so the widget embedder and the anywidget front-end are
 copied into ``assets/vendor/npm/<package>@<version>/`` (the layout of a public npm CDN)
-together with each package's license. Run after changing a pinned version below:
+together with each package's license. The versions and files are those of the table in
+``_ext/web_assets.py``; run after changing it:
 
     python scripts/vendor_web_assets.py
 
@@ -18,36 +19,30 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-VENDOR_ROOT = Path(__file__).resolve().parent.parent / "assets" / "vendor" / "npm"
-
-# package name -> (pinned version, files to keep, relative to the package root)
-PINNED_PACKAGES: dict[str, tuple[str, list[str]]] = {
-    "requirejs": ("2.3.8", ["require.js"]),  # its MIT license is in the file header
-    # The embedder and the icon font its style sheet asks for (Font Awesome's solid face).
-    "@jupyter-widgets/html-manager": ("1.0.6", ["dist/embed-amd.js", "dist/1551f4f60c37af51121f.woff2", "LICENSE"]),
-    # Must match the Python anywidget version pinned in requirements.txt.
-    "anywidget": ("0.11.0", ["dist/index.js", "LICENSE"]),
-}
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "_ext"))
+from web_assets import PACKAGES, WebPackage  # noqa: E402  (the table lives next to the extension)
 
 
-def vendor_package(name: str, version: str, files: list[str], workdir: Path) -> None:
-    """Download ``name@version`` with ``npm pack`` and copy ``files`` under VENDOR_ROOT."""
+def vendor_package(package: WebPackage, workdir: Path) -> None:
+    """Download the package with ``npm pack`` and copy its files to ``assets/<its folder>``."""
+    name, version = package.name, package.version
     subprocess.run(
         ["npm", "pack", "--silent", f"{name}@{version}"], cwd=workdir, check=True, stdout=subprocess.PIPE
     )
     tarball = next(workdir.glob(f"{name.lstrip('@').replace('/', '-')}-{version}.tgz"))
-    target = VENDOR_ROOT / f"{name}@{version}"
+    target = ROOT / "assets" / package.folder
     if target.exists():
         shutil.rmtree(target)
     with tarfile.open(tarball) as archive:
-        for relative in files:
+        for relative in package.files:
             member = archive.extractfile(f"package/{relative}")
             if member is None:
                 raise SystemExit(f"{name}@{version} has no file {relative}")
             destination = target / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
             destination.write_bytes(member.read())
-    print(f"vendored {name}@{version}: {', '.join(files)}")
+    print(f"vendored {name}@{version}: {', '.join(package.files)}")
 
 
 def main() -> int:
@@ -55,8 +50,8 @@ def main() -> int:
         print("error: npm is not on the PATH", file=sys.stderr)
         return 1
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (version, files) in PINNED_PACKAGES.items():
-            vendor_package(name, version, files, Path(tmp))
+        for package in PACKAGES:
+            vendor_package(package, Path(tmp))
     return 0
 
 

@@ -17,16 +17,20 @@ from lossacc.asymmetry import (
     four_image_scenario,
     log_odds_loss,
     loss_change,
-    loss_on_right_and_wrong,
     loss_slope,
     make_population,
     population_readouts,
     rival_distribution,
     shift_true_class,
     true_class_loss,
+)
+from lossacc.metrics import (
+    accuracy,
+    cross_entropy_from_logits,
+    loss_on_right_and_wrong,
+    per_example_loss_from_probs,
     worst_share,
 )
-from lossacc.metrics import accuracy, cross_entropy_from_logits, per_example_loss_from_probs
 
 
 def torch_loss(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -10,11 +10,12 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
-from lossacc.asymmetry import population_readouts, worst_share
+from lossacc.asymmetry import population_readouts
 from lossacc.calibration import temperature_readouts
 from lossacc.imbalance import imbalance_readouts
+from lossacc.metrics import worst_share
 from lossacc.predictions import moved_readouts
 
 pytestmark = pytest.mark.slow
@@ -47,7 +48,7 @@ class OfflinePage:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator:
+def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
@@ -55,7 +56,7 @@ def browser() -> Iterator:
 
 
 @pytest.fixture
-def offline_page(browser, site_url: str) -> Iterator[OfflinePage]:
+def offline_page(browser: Browser, site_url: str) -> Iterator[OfflinePage]:
     context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone-width screen
     page = context.new_page()
     yield OfflinePage(page, site_url)
@@ -77,7 +78,9 @@ def open_explorer(offline_page: OfflinePage, url: str) -> dict:
 
 
 def readout(page: Page, name: str) -> float:
-    return float(page.locator(f'[data-readout="{name}"]').first.get_attribute("data-value"))
+    value = page.locator(f'[data-readout="{name}"]').first.get_attribute("data-value")
+    assert value is not None, f"readout {name} has no data-value"
+    return float(value)
 
 
 def assert_worked_offline(offline_page: OfflinePage) -> None:
@@ -181,10 +184,9 @@ def test_imbalance_explorer_matches_the_library(offline_page: OfflinePage, site_
 
 
 def test_epoch_explorer_matches_the_library(offline_page: OfflinePage, site_url: str) -> None:
+    from conftest import ROOT
     from lossacc.cifar.record import load_record
     from lossacc.run_analysis import book_record, epoch_readouts
-
-    from conftest import ROOT
 
     page = offline_page.page
     data = open_explorer(offline_page, site_url + "chapters/07_reading_a_real_run.html")

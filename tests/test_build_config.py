@@ -1,30 +1,36 @@
-"""The book's build configuration fails loudly: a cell error or a Sphinx warning stops the build."""
+"""The book's build configuration: a cell error or a Sphinx warning stops the build, a rebuild
+follows every input of a page, and the installed packages are the locked ones."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import anywidget
 import nbformat
 import pytest
 
 from conftest import ROOT, write_book_config
-
-pytestmark = pytest.mark.slow
+from page_dependencies import Library, imported_modules
+from web_assets import ANYWIDGET
 
 
 def build_tiny_book(tmp_path: Path, notebook_cells: list[nbformat.NotebookNode]) -> subprocess.CompletedProcess[str]:
-    """Build a one-chapter book with the book's own _config.yml and extension."""
+    """Build (again, if it is there) a one-chapter book with the book's own _config.yml and extensions."""
     book = tmp_path / "book"
-    book.mkdir()
-    (book / "assets").symlink_to(ROOT / "assets")
-    (book / "intro.md").write_text("# Tiny\n\n{doc}`chapter`\n")
-    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: chapter\n")
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Chapter"), *notebook_cells])
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, book / "chapter.ipynb")
-    write_book_config(book / "_config.yml")
+    if not book.exists():
+        book.mkdir()
+        (book / "assets").symlink_to(ROOT / "assets")
+        (book / "intro.md").write_text("# Tiny\n\n{doc}`chapter`\n")
+        (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: chapter\n")
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Chapter"), *notebook_cells])
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(notebook, book / "chapter.ipynb")
+        write_book_config(book / "_config.yml")
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     return subprocess.run(
         [str(jupyter_book), "build", str(book), "--warningiserror", "--nitpick", "--keep-going"],
@@ -32,18 +38,132 @@ def build_tiny_book(tmp_path: Path, notebook_cells: list[nbformat.NotebookNode])
     )
 
 
+@pytest.mark.slow
 def test_a_cell_error_fails_the_build(tmp_path: Path) -> None:
     result = build_tiny_book(tmp_path, [nbformat.v4.new_code_cell("raise RuntimeError('broken cell')")])
     assert result.returncode != 0
     assert "broken cell" in result.stdout + result.stderr
 
 
-def test_a_missing_glue_key_fails_the_build(tmp_path: Path) -> None:
-    result = build_tiny_book(tmp_path, [nbformat.v4.new_markdown_cell("Value: {glue:text}`never_glued`")])
-    assert result.returncode != 0
-    assert "never_glued" in result.stdout + result.stderr
+@pytest.mark.slow
+def test_a_missing_glue_key_fails_the_build_and_the_next_one(tmp_path: Path) -> None:
+    for _ in range(2):  # the rebuild reads the page again and fails again, instead of passing
+        result = build_tiny_book(tmp_path, [nbformat.v4.new_markdown_cell("Value: {glue:text}`never_glued`")])
+        assert result.returncode != 0
+        assert "never_glued" in result.stdout + result.stderr
 
 
-def test_a_clean_chapter_builds(tmp_path: Path) -> None:
-    result = build_tiny_book(tmp_path, [nbformat.v4.new_code_cell("print(6 * 7)")])
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+def pins(requirements: Path) -> dict[str, str]:
+    """``name == version`` lines of a requirements file, names normalised as pip does."""
+    found = {}
+    for line in requirements.read_text().splitlines():
+        requirement = line.split("#")[0].strip()
+        if "==" in requirement:
+            name, version = requirement.split("==")
+            found[re.sub(r"[-_.]+", "-", name).lower()] = version.strip()
+    return found
+
+
+def test_the_python_anywidget_matches_the_vendored_front_end() -> None:
+    assert pins(ROOT / "requirements.txt")["anywidget"] == ANYWIDGET.version, (
+        "requirements.txt and _ext/web_assets.py name different anywidgets"
+    )
+    assert anywidget.__version__ == ANYWIDGET.version
+
+
+def test_the_lock_pins_every_requirement_as_requirements_txt_does() -> None:
+    wanted, locked = pins(ROOT / "requirements.txt"), pins(ROOT / "requirements-lock.txt")
+    differ = {name: (version, locked.get(name)) for name, version in wanted.items() if locked.get(name) != version}
+    assert not differ, f"requirements.txt and its lock differ (run scripts/refresh_lock.sh): {differ}"
+
+
+def test_the_environment_is_the_locked_one() -> None:
+    installed = {re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower(): dist.version.split("+")[0]
+                 for dist in importlib.metadata.distributions()}
+    differ = {name: (version, installed.get(name)) for name, version in pins(ROOT / "requirements-lock.txt").items()
+              if installed.get(name) != version}
+    assert not differ, f"installed packages differ from requirements-lock.txt (run scripts/setup.sh): {differ}"
+
+
+# --- a warm rebuild follows what the pages were computed from ------------------------------------
+
+
+def test_a_notebook_depends_on_the_library_files_its_imports_run_or_read(tmp_path: Path) -> None:
+    files = {
+        "shapes/__init__.py": "", "shapes/names.py": "from .words import WORD\nimport numpy\n", "shapes/words.py": "",
+        "shapes/unused.py": "", "shapes/style.css": "", "shapes/deep/__init__.py": "", "shapes/deep/more.py": "from ..words import WORD\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    notebook_code = "%matplotlib inline\nfrom shapes.names import LABEL\n!ls\nimport os"
+    assert imported_modules(notebook_code) == {"shapes.names", "shapes.names.LABEL", "os"}
+    library = Library(tmp_path)
+    behind = {str(path.relative_to(tmp_path)) for path in library.files_behind({"shapes.names", "shapes.names.LABEL", "os"})}
+    assert behind == {"shapes/__init__.py", "shapes/names.py", "shapes/words.py", "shapes/style.css"}
+    behind = {str(path.relative_to(tmp_path)) for path in library.files_behind({"shapes.deep.more"})}
+    assert behind == {"shapes/__init__.py", "shapes/deep/__init__.py", "shapes/deep/more.py", "shapes/words.py", "shapes/style.css"}
+
+
+class SmallBook:
+    """A two-notebook book with its own library (``code/shapes``), records and a stand-in
+    installed package, built again and again in one folder with the book's configuration."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "assets").symlink_to(ROOT / "assets")
+        (root / "intro.md").write_text("# Small\n\n{doc}`labels` and {doc}`records`\n")
+        (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: labels\n  - file: records\n")
+        self.write("code/shapes/__init__.py", "")
+        self.write("code/shapes/names.py", "from shapes.words import WORD\n\nLABEL = 'label ' + WORD\n")
+        self.write("code/shapes/words.py", "WORD = 'one'\n")
+        self.write("code/shapes/counts.py", "COUNT = 1\n")
+        self.write("code/installed-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: installed\nVersion: 1.0\n")
+        self.write("records/first.txt", "first run\n")
+        self.notebook("labels", "from shapes.names import LABEL\nprint(LABEL)")
+        self.notebook("records", "import os\nfrom shapes.counts import COUNT\nprint(COUNT, sorted(os.listdir('records')))")
+        write_book_config(root / "_config.yml")
+
+    def write(self, relative: str, text: str) -> None:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    def notebook(self, name: str, code: str) -> None:
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {name}"), nbformat.v4.new_code_cell(code)])
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(notebook, self.root / f"{name}.ipynb")
+
+    def build(self) -> set[str]:
+        """Build (warm after the first time) and return the names of the notebooks executed."""
+        jupyter_book = Path(sys.executable).parent / "jupyter-book"
+        # The library and the stand-in package are importable by the build and by the kernels it starts.
+        env = {**os.environ, "PYTHONPATH": str(self.root / "code")}
+        result = subprocess.run(
+            [str(jupyter_book), "build", str(self.root), "--warningiserror", "--nitpick", "--keep-going"],
+            capture_output=True, text=True, timeout=600, env=env,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return set(re.findall(r"(\w+)\.ipynb: Executing notebook", result.stdout + result.stderr))
+
+    def page(self, name: str) -> str:
+        return (self.root / "_build" / "html" / f"{name}.html").read_text()
+
+
+@pytest.mark.slow
+def test_a_warm_rebuild_follows_the_library_the_records_and_the_packages(tmp_path: Path) -> None:
+    book = SmallBook(tmp_path)
+    assert book.build() == {"labels", "records"}
+    assert "label one" in book.page("labels") and "first.txt" in book.page("records")
+    assert book.build() == set(), "nothing changed: nothing runs again"
+
+    book.write("code/shapes/words.py", "WORD = 'two'\n")  # imported by the labels notebook through shapes.names
+    assert book.build() == {"labels"}
+    assert "label two" in book.page("labels") and "label one" not in book.page("labels")
+
+    book.write("records/second.txt", "second run\n")  # a new record: the notebook that reads records/ follows
+    assert book.build() == {"records"}
+    assert "second.txt" in book.page("records")
+
+    book.write("code/installed-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: installed\nVersion: 1.1\n")
+    assert book.build() == {"labels", "records"}, "another installed package version: every notebook runs again"

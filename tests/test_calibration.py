@@ -69,7 +69,7 @@ def test_temperature_is_the_minimum_of_the_torch_loss() -> None:
     # dL/dT vanishes at the minimum.
     t = torch.tensor(temperature, dtype=torch.float64, requires_grad=True)
     F.cross_entropy(z / t, y).backward()
-    assert abs(t.grad.item()) < 1e-6
+    assert t.grad is not None and abs(t.grad.item()) < 1e-6
     assert abs(scaled_loss(logits, labels, temperature) - F.cross_entropy(z / temperature, y).item()) < 1e-12
 
 

@@ -11,6 +11,8 @@ import pytest
 from lossacc.cifar.record import load_record
 from lossacc.cifar.synthetic import synthetic_cifar, write_python_release, write_tar_gz
 
+pytestmark = pytest.mark.slow  # each test starts the command in a new Python, and one trains
+
 TINY_RUN = [
     "--epochs",
     "2",
@@ -88,7 +90,7 @@ def test_bad_input_gives_one_line_and_a_nonzero_exit(
 
 
 def test_a_tiny_run_records_resumes_and_refuses_other_settings(tmp_path: Path, archive: Path) -> None:
-    common = ["--data", archive, "--allow-partial-data", "--run-dir", "runs/tiny", *TINY_RUN]
+    common: list[str | Path] = ["--data", archive, "--allow-partial-data", "--run-dir", "runs/tiny", *TINY_RUN]
     first = run_cli(*common, "--stop-after-epochs", "1", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "1/2 epochs (stopped; run the same command to continue from epoch 2)" in first.stdout

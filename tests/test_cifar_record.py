@@ -95,6 +95,7 @@ def test_round_trip_keeps_everything(tmp_path: Path) -> None:
     assert summary["arrays"]["val_logits"] == {"dtype": "float32", "shape": [3, 300, 10]}
 
 
+@pytest.mark.slow  # writes a 200-epoch record
 def test_a_full_run_fits_the_size_budget(tmp_path: Path) -> None:
     # 200 epochs x 10,000 images of random (incompressible) values: the worst case.
     record = make_record(epochs=200, n=10_000, logit_epochs=(1, 30, 60, 61, 90, 120, 121, 140, 160, 161, 180, 200))

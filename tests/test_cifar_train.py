@@ -58,6 +58,7 @@ def assert_same_results(a: CifarRecord, b: CifarRecord) -> None:
     assert a.settings == b.settings and a.logit_epochs == b.logit_epochs
 
 
+@pytest.mark.slow  # trains a network
 def test_stopping_between_epochs_and_resuming_repeats_the_run(
     toy: CifarData, straight_run: Path, tmp_path: Path
 ) -> None:
@@ -73,11 +74,13 @@ def test_stopping_between_epochs_and_resuming_repeats_the_run(
     assert all(torch.equal(straight_model[name], resumed_model[name]) for name in straight_model)
 
 
+@pytest.mark.slow  # trains a network
 def test_a_time_budget_ends_the_session_before_an_epoch_that_would_overrun_it(toy: CifarData, tmp_path: Path) -> None:
     result = train(TINY, toy, tmp_path, RunOptions(device="cpu", progress=False, time_budget_seconds=1e-3))
     assert (result.epochs_done, result.complete) == (1, False)
 
 
+@pytest.mark.slow  # trains a network
 def test_a_run_killed_mid_epoch_resumes_to_the_same_record(toy: CifarData, straight_run: Path, tmp_path: Path) -> None:
     def kill_in_epoch_2(epoch: int, step: int) -> None:
         if (epoch, step) == (2, 2):
@@ -90,6 +93,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_record(toy: CifarData, strai
     assert_same_results(load_record(tmp_path / "record"), load_record(straight_run / "record"))
 
 
+@pytest.mark.slow  # trains a network
 def test_the_record_holds_the_run(toy: CifarData, straight_run: Path) -> None:
     record = load_record(straight_run / "record")
     history = record.history
@@ -115,6 +119,7 @@ def test_the_record_holds_the_run(toy: CifarData, straight_run: Path) -> None:
     assert history.train_loss[-1] < history.train_loss[0]
 
 
+@pytest.mark.slow  # trains a network
 def test_recorded_scores_match_an_independent_evaluation(toy: CifarData, straight_run: Path) -> None:
     record = load_record(straight_run / "record")
     model = ResNet18(width=TINY.width)
@@ -137,6 +142,7 @@ def test_recorded_scores_match_an_independent_evaluation(toy: CifarData, straigh
     assert np.allclose(record.logits_at(3), logits.numpy(), atol=1e-4)
 
 
+@pytest.mark.slow  # trains a network
 def test_a_checkpoint_with_other_settings_is_not_continued(toy: CifarData, straight_run: Path, tmp_path: Path) -> None:
     with pytest.raises(ResumeError, match=r"other settings \(width=4 there, 8 now\)"):
         train(

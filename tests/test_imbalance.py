@@ -13,6 +13,9 @@ from lossacc.imbalance import (
     ACCURACY_TOLERANCE,
     LOSS_TOLERANCE,
     TABLE,
+    LongTailSample,
+    ModelViews,
+    SyntheticModel,
     best_confidence,
     fit_table_models,
     imbalance_readouts,
@@ -25,17 +28,17 @@ from lossacc.metrics import accuracy, cross_entropy_from_logits
 
 
 @pytest.fixture(scope="module")
-def validation():
+def validation() -> LongTailSample:
     return long_tail_sample(2000, seed=0)
 
 
 @pytest.fixture(scope="module")
-def models(validation):
+def models(validation: LongTailSample) -> tuple[SyntheticModel, ...]:
     return fit_table_models(validation)
 
 
 @pytest.fixture(scope="module")
-def views(validation, models):
+def views(validation: LongTailSample, models: tuple[SyntheticModel, ...]) -> dict[str, ModelViews]:
     one_per_class = long_tail_sample(3000, seed=2, class_balanced=True)
     calibration = long_tail_sample(1000, seed=1)
     return {m.name: model_views(m, validation, one_per_class, calibration) for m in models}
@@ -106,7 +109,7 @@ def test_a_calibrated_model_has_no_disagreement_window() -> None:
     assert abs(best_loss - 1.0) <= 0.2 and abs(best_accuracy - 1.0) <= 0.2
 
 
-def test_synthetic_models_land_on_the_table(validation, models) -> None:
+def test_synthetic_models_land_on_the_table(validation: LongTailSample, models: tuple[SyntheticModel, ...]) -> None:
     for row, model in zip(TABLE, models):
         logits = model.logits(validation)
         loss = F.cross_entropy(torch.tensor(logits), torch.tensor(validation.labels)).item()
@@ -115,7 +118,7 @@ def test_synthetic_models_land_on_the_table(validation, models) -> None:
         assert abs(accuracy(logits, validation.labels) - row.accuracy) <= ACCURACY_TOLERANCE
 
 
-def test_synthetic_models_have_the_stated_mechanisms(models) -> None:
+def test_synthetic_models_have_the_stated_mechanisms(models: tuple[SyntheticModel, ...]) -> None:
     a, b, c = models
     assert a.separation == b.separation == c.separation
     assert a.lean == 0 and b.lean < 0 < c.lean
@@ -123,7 +126,9 @@ def test_synthetic_models_have_the_stated_mechanisms(models) -> None:
     assert b.confidence > 1  # all three are over-confident
 
 
-def test_model_views_agree_with_the_library(validation, models, views) -> None:
+def test_model_views_agree_with_the_library(
+    validation: LongTailSample, models: tuple[SyntheticModel, ...], views: dict[str, ModelViews]
+) -> None:
     for m in models:
         logits = m.logits(validation)
         assert views[m.name].accuracy == accuracy(logits, validation.labels)
@@ -132,7 +137,7 @@ def test_model_views_agree_with_the_library(validation, models, views) -> None:
         assert accuracy(scaled, validation.labels) == views[m.name].accuracy
 
 
-def test_the_views_behind_the_verdict(views) -> None:
+def test_the_views_behind_the_verdict(views: dict[str, ModelViews]) -> None:
     a, b, c = views["A"], views["B"], views["C"]
     # Top-1 decisions: C leads on accuracy and top-5, from the frequent classes.
     assert c.accuracy > a.accuracy > b.accuracy and c.top5_accuracy > a.top5_accuracy > b.top5_accuracy
@@ -153,7 +158,7 @@ def test_the_views_behind_the_verdict(views) -> None:
     assert c.scaled_loss < a.scaled_loss < b.scaled_loss < min(row.loss for row in TABLE) / 1.5
 
 
-def test_best_confidence_is_a_minimum(validation, models) -> None:
+def test_best_confidence_is_a_minimum(validation: LongTailSample, models: tuple[SyntheticModel, ...]) -> None:
     model = models[0]
     kappa = best_confidence(model, validation)
     losses = [cross_entropy_from_logits(replace(model, confidence=k).logits(validation), validation.labels)

@@ -1,6 +1,7 @@
 """The library's loss and accuracy, cross-checked against torch.nn.functional."""
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -85,7 +86,7 @@ def test_top_k_accuracy_of_all_classes_is_one() -> None:
         (lambda: metrics.top_k_accuracy([[1.0, 2.0]], [0], k=3), "k must lie in"),
     ],
 )
-def test_bad_input_gives_a_clear_error(call, message: str) -> None:
+def test_bad_input_gives_a_clear_error(call: Callable[[], object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
 

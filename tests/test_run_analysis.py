@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pytest
 
-from lossacc.asymmetry import worst_share
 from lossacc.cifar.data import CIFAR10_CLASSES
 from lossacc.cifar.record import HISTORY_FIELDS, CifarRecord, History, RecordError, Thumbnails
+from lossacc.metrics import worst_share
 from lossacc.run_analysis import (
     ACCURACY_UP_LOSS_UP,
     LOSS_CHANGE_GROUPS,
@@ -45,7 +46,16 @@ EPOCHS = 30
 LR = np.where(np.arange(1, EPOCHS + 1) <= 10, 0.1, np.where(np.arange(1, EPOCHS + 1) <= 20, 0.02, 0.004))
 
 
-def constructed_curves() -> dict[str, np.ndarray]:
+class Curves(TypedDict):
+    """The arguments of :func:`find_regimes` that describe a run."""
+
+    lr: np.ndarray
+    train_loss: np.ndarray
+    val_loss: np.ndarray
+    val_acc: np.ndarray
+
+
+def constructed_curves() -> Curves:
     """Validation loss falls to epoch 5 and rises to epoch 10; the drop at 11 brings it down to
     epoch 13, then it rises to 20; after the drop at 21 it falls to 22 and rises to 30. The
     training loss falls throughout; validation accuracy rises on 14-20 and 23-30, falls on 6-10."""
@@ -56,7 +66,8 @@ def constructed_curves() -> dict[str, np.ndarray]:
     )
     val_acc = np.select(
         [e <= 5, e <= 10, e <= 13, e <= 20, e <= 22, e <= 30],
-        [0.5 + 0.04 * e, 0.7 - 0.01 * (e - 5), 0.65 + 0.05 * (e - 10), 0.8 + 0.005 * (e - 13), 0.835 + 0.01 * (e - 20), 0.855 + 0.002 * (e - 22)],
+        [0.5 + 0.04 * e, 0.7 - 0.01 * (e - 5), 0.65 + 0.05 * (e - 10),
+         0.8 + 0.005 * (e - 13), 0.835 + 0.01 * (e - 20), 0.855 + 0.002 * (e - 22)],
     )
     return {"lr": LR, "train_loss": 2.0 * 0.9**e, "val_loss": val_loss, "val_acc": val_acc}
 
@@ -94,7 +105,7 @@ def test_regimes_are_found_where_they_were_constructed() -> None:
 def test_smoothing_removes_noise_but_keeps_the_regimes() -> None:
     curves = constructed_curves()
     wiggle = 0.03 * np.where(np.arange(EPOCHS) % 2 == 0, 1.0, -1.0)  # alternating, steeper than the rises
-    noisy = {**curves, "val_loss": curves["val_loss"] + wiggle}
+    noisy: Curves = {**curves, "val_loss": curves["val_loss"] + wiggle}
     raw = find_regimes(**noisy, window=1, min_epochs=2)
     assert not [r for r in raw if r.kind == OVERFITTING], "unsmoothed, the wiggle hides every rise"
     smoothed = find_regimes(**noisy, window=3, min_epochs=2)
@@ -193,7 +204,8 @@ def make_record(epochs: int = 6, n: int = 400, milestones: tuple[int, ...] = (3,
         metadata={
             "commit": "abc123", "commit_dirty": False, "device": {"type": "cpu", "name": "a CPU (2 threads)"},
             "torch_version": "2.13.0", "wall_seconds": 120.0,
-            "dataset": {"name": "CIFAR-10", "source": "x.tar.gz", "layout": "image-folder", "sha256": "f" * 64, "description": "a JPEG copy"},
+            "dataset": {"name": "CIFAR-10", "source": "x.tar.gz", "layout": "image-folder", "sha256": "f" * 64,
+                        "description": "a JPEG copy"},
         },
         classes=CIFAR10_CLASSES,
         epochs_planned=epochs,
@@ -248,13 +260,24 @@ def test_drop_effects_count_crossings_at_each_drop() -> None:
     np.testing.assert_allclose(second.usual_contribution, usual, atol=1e-15)
 
 
-def test_train_loss_gap_splits_exactly() -> None:
-    history = make_record().history
-    gap = train_loss_gap(history)
-    np.testing.assert_allclose(gap.lag[1:] + gap.augmentation_and_mode[1:], (history.train_loss - history.train_eval_loss)[1:], atol=1e-12)
+def test_train_loss_gap_recovers_a_constructed_lag_and_augmentation() -> None:
+    # The clean training loss falls linearly by 0.1 an epoch, so the running mean over an epoch
+    # sits 0.05 above its end (the lag); augmentation and train mode add 0.3 on top of that.
+    epochs = 6
+    clean = 2.0 - 0.1 * np.arange(1, epochs + 1)
+    running = clean + 0.05 + 0.3
+    val_loss = np.array([2.5, 2.2, 1.9, 1.65, 1.45, 1.45])
+    columns = {name: [1.0] * epochs for name in HISTORY_FIELDS}
+    columns.update(epoch=list(range(1, epochs + 1)), train_loss=list(running), train_eval_loss=list(clean), val_loss=list(val_loss))
+    gap = train_loss_gap(History.from_columns(columns))
     assert math.isnan(gap.lag[0])
-    assert gap.lag[2] == pytest.approx((history.train_eval_loss[1] - history.train_eval_loss[2]) / 2)
-    assert np.array_equal(gap.train_above_val, history.train_loss > history.val_loss)
+    np.testing.assert_allclose(gap.gap, 0.35, atol=1e-12)
+    np.testing.assert_allclose(gap.lag[1:], 0.05, atol=1e-12)
+    np.testing.assert_allclose(gap.augmentation_and_mode[1:], 0.3, atol=1e-12)
+    # The running training loss (clean + 0.35) is above validation from epoch 3 on; the clean one
+    # is below it except at epoch 5.
+    assert gap.train_above_val.tolist() == [False, False, True, True, True, True]
+    assert gap.clean_train_below_val.tolist() == [True, True, True, True, False, True]
 
 
 def test_scaling_effect_share_undone() -> None:

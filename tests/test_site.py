@@ -1,16 +1,18 @@
-"""The built site: every chapter is there, and nothing is fetched from another host."""
+"""The built site: every chapter shows what its notebook computed, and nothing is fetched
+from another host."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from conftest import toc_notebooks
-
-pytestmark = pytest.mark.slow
+from conftest import BookBuild, toc_notebooks
+from web_assets import EMBEDDER, PACKAGES
 
 EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
 CSS_URL = re.compile(r"""(?:url\(\s*['"]?|@import\s+['"])([^'")\s]+)""")
@@ -44,13 +46,130 @@ class ResourceCollector(HTMLParser):
         self._in_style = False
 
 
-def test_every_chapter_is_built_with_its_outputs(built_site: Path) -> None:
-    for notebook in toc_notebooks():
-        page = built_site / notebook.parent.name / f"{notebook.stem}.html"
-        assert page.is_file(), f"{page} missing"
-        assert "cell_output" in page.read_text(), f"{page.name} has no executed output"
+@dataclass
+class PageCell:
+    """A code cell as a page shows it: whether it has an output area, its text, its images."""
+
+    has_output: bool = False
+    output_text: str = ""
+    images: int = 0
 
 
+class CellCollector(HTMLParser):
+    """Collects the code cells of a MyST-NB page (``div.cell``) in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[PageCell] = []
+        self._open: list[str] = []  # the role of each open div: "cell", "output" or ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = (dict(attrs).get("class") or "").split()
+        if tag == "div":
+            role = "cell" if "cell" in classes else "output" if "cell_output" in classes and "cell" in self._open else ""
+            if role == "cell":
+                self.cells.append(PageCell())
+            if role == "output":
+                self.cells[-1].has_output = True
+            self._open.append(role)
+        elif tag == "img" and "output" in self._open:
+            self.cells[-1].images += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "div" and self._open:
+            self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if "output" in self._open:
+            self.cells[-1].output_text += data
+
+
+GLUE_ONLY = "application/papermill.record/"  # glued values, shown where the prose asks for them
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def words(text: str) -> str:
+    return " ".join(ANSI.sub("", text).split())
+
+
+@dataclass
+class ExpectedCell:
+    """What a page must show of one code cell of the executed notebook."""
+
+    index: int
+    outputs: bool = False
+    text: list[str] = field(default_factory=list)
+    images: int = 0
+
+
+def expected_cells(executed: nbformat.NotebookNode) -> list[ExpectedCell]:
+    """The code cells a page shows, in order, with the outputs it must show for each (MyST-NB
+    drops cells tagged ``remove-cell``, or both ``remove-input`` and ``remove-output``)."""
+    expected = []
+    for index, cell in enumerate(executed.cells):
+        tags = {tag.replace("_", "-") for tag in cell.metadata.get("tags", [])}  # MyST-NB takes both spellings
+        if cell.cell_type != "code" or not cell.source.strip() or "remove-cell" in tags or {"remove-input", "remove-output"} <= tags:
+            continue
+        want = ExpectedCell(index)
+        if "remove-output" not in tags:
+            for output in cell.outputs:
+                if output.output_type == "stream":
+                    if output.name == "stderr" and "remove-stderr" in tags:
+                        continue
+                    lines = [line for line in output.text.splitlines() if line.strip()]
+                    want.text += lines[:1]
+                elif all(mime.startswith(GLUE_ONLY) for mime in output.get("data", {})):
+                    continue
+                elif "image/png" in output.get("data", {}) or "image/svg+xml" in output.get("data", {}):
+                    want.images += 1
+                want.outputs = True
+        expected.append(want)
+    return expected
+
+
+def missing_outputs(executed: nbformat.NotebookNode, page: str) -> list[str]:
+    """Each way in which ``page`` fails to show the outputs of the executed notebook."""
+    collector = CellCollector()
+    collector.feed(page)
+    expected = expected_cells(executed)
+    if len(collector.cells) != len(expected):
+        return [f"the page shows {len(collector.cells)} code cells, the notebook has {len(expected)} to show"]
+    problems = []
+    for want, shown in zip(expected, collector.cells):
+        if want.outputs and not shown.has_output:
+            problems.append(f"cell {want.index}: no output shown")
+        problems += [f"cell {want.index}: output {line!r} not shown" for line in want.text if words(line) not in words(shown.output_text)]
+        if shown.images < want.images:
+            problems.append(f"cell {want.index}: {want.images} figures computed, {shown.images} shown")
+    return problems
+
+
+def test_a_page_without_an_output_is_noticed() -> None:
+    executed = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("print('hello')", outputs=[nbformat.v4.new_output("stream", text="hello\n")]),
+        nbformat.v4.new_code_cell("glue()", metadata={"tags": ["remove-cell"]}),
+        nbformat.v4.new_code_cell("plot()", outputs=[nbformat.v4.new_output("display_data", data={"image/png": "iVBO"})]),
+    ])
+    cell = '<div class="cell docutils container"><div class="cell_input docutils container"><pre>code</pre></div>{}</div>'
+    hello = '<div class="cell_output docutils container"><pre>hello\n</pre></div>'
+    figure = '<div class="cell_output docutils container"><img src="a.png"/></div>'
+    assert missing_outputs(executed, cell.format(hello) + cell.format(figure)) == []
+    no_figure = cell.format(hello) + cell.format("")
+    assert missing_outputs(executed, no_figure) == ["cell 2: no output shown", "cell 2: 1 figures computed, 0 shown"]
+    stale = cell.format(hello.replace("hello", "stale")) + cell.format(figure)
+    assert missing_outputs(executed, stale) == ["cell 0: output 'hello' not shown"]
+    assert missing_outputs(executed, cell.format(hello)) == ["the page shows 1 code cells, the notebook has 2 to show"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("notebook", toc_notebooks(), ids=lambda path: path.stem)
+def test_each_chapter_page_shows_what_its_notebook_computed(book_build: BookBuild, built_site: Path, notebook: Path) -> None:
+    page = built_site / notebook.parent.name / f"{notebook.stem}.html"
+    assert page.is_file(), f"{page} missing"
+    assert not missing_outputs(book_build.executed(notebook), page.read_text()), page.name
+
+
+@pytest.mark.slow
 def test_no_page_or_style_sheet_loads_anything_from_another_host(built_site: Path) -> None:
     pages = sorted(built_site.rglob("*.html"))
     assert len(pages) >= 3
@@ -60,13 +179,17 @@ def test_no_page_or_style_sheet_loads_anything_from_another_host(built_site: Pat
         collector.feed(page.read_text(errors="replace"))
         external += [f"{page.relative_to(built_site)}: {url}" for url in collector.urls if EXTERNAL.match(url)]
     for sheet in sorted(built_site.rglob("*.css")):
-        external += [f"{sheet.relative_to(built_site)}: {url}" for url in CSS_URL.findall(sheet.read_text(errors="replace")) if EXTERNAL.match(url)]
+        urls = CSS_URL.findall(sheet.read_text(errors="replace"))
+        external += [f"{sheet.relative_to(built_site)}: {url}" for url in urls if EXTERNAL.match(url)]
     assert not external, "\n".join(external)
 
 
+@pytest.mark.slow
 def test_widget_pages_load_the_vendored_embedder(built_site: Path) -> None:
     page = (built_site / "chapters" / "02_same_accuracy_different_loss.html").read_text()
     assert "application/vnd.jupyter.widget-state+json" in page
-    assert 'src="../_static/../vendor/npm/@jupyter-widgets/html-manager@1.0.6/dist/embed-amd.js' in page
-    assert (built_site / "vendor/npm/@jupyter-widgets/html-manager@1.0.6/dist/embed-amd.js").is_file()
+    assert f'src="../_static/../{EMBEDDER.folder}/dist/embed-amd.js' in page
+    for package in PACKAGES:
+        for file in package.files:
+            assert (built_site / package.folder / file).is_file(), f"{package.folder}/{file} is not in the site"
     assert (built_site / "_static/mathjax/tex-chtml.js").is_file()

@@ -11,17 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from lossacc.metrics import (
+    BoolArray,
     FloatArray,
+    IntArray,
     accuracy,
     cross_entropy_from_probs,
     per_example_loss_from_logits,
     per_example_loss_from_probs,
 )
-
-IntArray = NDArray[np.int64]
 
 CONFIDENT_RIGHT, BORDERLINE, CONFIDENTLY_WRONG = 0, 1, 2
 GROUP_NAMES = ("confident right", "borderline", "confidently wrong")
@@ -188,7 +188,7 @@ class PopulationReadouts:
 
     true_class_prob: FloatArray
     per_example_loss: FloatArray
-    correct: NDArray[np.bool_]
+    correct: BoolArray
     accuracy: float
     mean_loss: float
     group_accuracy: FloatArray
@@ -244,23 +244,6 @@ def fewest_drifters(population: Population, crossing_shift: float, drift_shift: 
     if not enough.any():
         raise ValueError("the whole confidently-wrong group drifting does not cancel the gain")
     return int(np.argmax(enough)) + 1
-
-
-def worst_share(per_example_loss: ArrayLike, fraction: float = 0.01) -> float:
-    """Share of the summed loss carried by the worst ``ceil(fraction * n)`` examples."""
-    losses = np.sort(np.asarray(per_example_loss, dtype=np.float64))[::-1]
-    count = int(np.ceil(fraction * len(losses)))
-    return float(losses[:count].sum() / losses.sum())
-
-
-def loss_on_right_and_wrong(per_example_loss: ArrayLike, correct: ArrayLike) -> tuple[float, float]:
-    """Mean loss over the right and over the wrong examples, ``L_right`` and ``L_wrong``.
-
-    They recombine into the mean loss as ``L = acc * L_right + (1 - acc) * L_wrong``.
-    """
-    losses = np.asarray(per_example_loss, dtype=np.float64)
-    right = np.asarray(correct, dtype=bool)
-    return float(losses[right].mean()), float(losses[~right].mean())
 
 
 # --- several classes ---------------------------------------------------------------------

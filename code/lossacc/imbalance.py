@@ -14,20 +14,20 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-from lossacc.asymmetry import loss_on_right_and_wrong
 from lossacc.calibration import brier_score, expected_calibration_error, fit_temperature, scaled_loss_derivatives
 from lossacc.metrics import (
+    BoolArray,
     FloatArray,
+    IntArray,
     accuracy,
     cross_entropy_from_logits,
+    loss_on_right_and_wrong,
     per_example_loss_from_logits,
     softmax,
     top_k_accuracy,
 )
-
-IntArray = NDArray[np.int64]
 
 
 def power_law_priors(num_classes: int, imbalance_ratio: float) -> FloatArray:
@@ -310,7 +310,7 @@ class ModelViews:
     scaled_confidence: float
     scaled_loss: float
     per_example_loss: FloatArray
-    correct: NDArray[np.bool_]
+    correct: BoolArray
 
 
 def model_views(

@@ -1,4 +1,5 @@
-"""Cross-entropy and accuracy, written out in NumPy so every formula is visible.
+"""Cross-entropy, accuracy and general per-example measures, written out in NumPy so every
+formula is visible.
 
 Conventions: ``logits`` and ``probs`` have shape ``(n, k)`` (n examples, k classes);
 ``labels`` has shape ``(n,)`` and holds integer class indices in ``[0, k)``.
@@ -10,6 +11,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
 
 
 def _as_2d(values: ArrayLike, name: str) -> FloatArray:
@@ -21,7 +24,7 @@ def _as_2d(values: ArrayLike, name: str) -> FloatArray:
     return array
 
 
-def _as_labels(labels: ArrayLike, n: int, k: int) -> NDArray[np.int64]:
+def _as_labels(labels: ArrayLike, n: int, k: int) -> IntArray:
     array = np.atleast_1d(np.asarray(labels))
     if not np.issubdtype(array.dtype, np.integer):
         raise ValueError(f"labels must be integers, got dtype {array.dtype}")
@@ -102,3 +105,20 @@ def top_k_accuracy(scores: ArrayLike, labels: ArrayLike, k: int = 1) -> float:
 def accuracy(scores: ArrayLike, labels: ArrayLike) -> float:
     """Top-1 accuracy: ``acc = (1/n) sum_i [argmax_j s_ij = y_i]``."""
     return top_k_accuracy(scores, labels, k=1)
+
+
+def worst_share(per_example_loss: ArrayLike, fraction: float = 0.01) -> float:
+    """Share of the summed loss carried by the worst ``ceil(fraction * n)`` examples."""
+    losses = np.sort(np.asarray(per_example_loss, dtype=np.float64))[::-1]
+    count = int(np.ceil(fraction * len(losses)))
+    return float(losses[:count].sum() / losses.sum())
+
+
+def loss_on_right_and_wrong(per_example_loss: ArrayLike, correct: ArrayLike) -> tuple[float, float]:
+    """Mean loss over the right and over the wrong examples, ``L_right`` and ``L_wrong``.
+
+    They recombine into the mean loss as ``L = acc * L_right + (1 - acc) * L_wrong``.
+    """
+    losses = np.asarray(per_example_loss, dtype=np.float64)
+    right = np.asarray(correct, dtype=bool)
+    return float(losses[right].mean()), float(losses[~right].mean())

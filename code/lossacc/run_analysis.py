@@ -15,12 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from lossacc.asymmetry import worst_share
 from lossacc.cifar.record import SUMMARY_FILE, CifarRecord, History, RecordError
-from lossacc.metrics import FloatArray
-
-IntArray = NDArray[np.int64]
-BoolArray = NDArray[np.bool_]
+from lossacc.metrics import BoolArray, FloatArray, IntArray, worst_share
 
 # --- which record the book shows ----------------------------------------------------------
 
@@ -537,14 +533,18 @@ def epoch_histograms(record: CifarRecord, bins: int = HISTOGRAM_BINS) -> EpochHi
     right = record.val_correct.ravel()
     shape = (record.epochs_recorded, bins)
 
-    def tally(weights: FloatArray | None, mask: BoolArray) -> FloatArray:
-        return np.bincount(flat[mask], weights=None if weights is None else weights[mask], minlength=shape[0] * bins).reshape(shape)
+    def count(mask: BoolArray) -> IntArray:
+        return np.bincount(flat[mask], minlength=shape[0] * bins).reshape(shape).astype(np.int64)
+
+    def summed_loss(mask: BoolArray) -> FloatArray:
+        sums = np.bincount(flat[mask], weights=loss.ravel()[mask], minlength=shape[0] * bins)
+        return np.asarray(sums, dtype=np.float64).reshape(shape)
 
     return EpochHistograms(
-        right_count=tally(None, right).astype(np.int64),
-        wrong_count=tally(None, ~right).astype(np.int64),
-        right_loss=tally(loss.ravel(), right),
-        wrong_loss=tally(loss.ravel(), ~right),
+        right_count=count(right),
+        wrong_count=count(~right),
+        right_loss=summed_loss(right),
+        wrong_loss=summed_loss(~right),
     )
 
 

@@ -25,7 +25,7 @@ import re
 import tarfile
 import urllib.request
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
@@ -232,8 +232,10 @@ def _decode(path: Path, sha256: str, progress: bool) -> CifarData:
     )
 
 
-# Leading bytes of each compression tarfile's stream mode reads, and the module that reads it.
-_COMPRESSION_MAGIC = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+# Leading bytes of each compression tarfile's stream mode reads, and the file class that reads it.
+_COMPRESSION_MAGIC: dict[bytes, Callable[[Path], io.BufferedIOBase]] = {
+    b"\x1f\x8b": gzip.GzipFile, b"BZh": bz2.BZ2File, b"\xfd7zXZ\x00": lzma.LZMAFile,
+}
 
 
 def _read_compressed_to_end(path: Path) -> None:
@@ -246,7 +248,7 @@ def _read_compressed_to_end(path: Path) -> None:
         head = file.read(6)
     for magic, open_compressed in _COMPRESSION_MAGIC.items():
         if head.startswith(magic):
-            with open_compressed(path, "rb") as stream:
+            with open_compressed(path) as stream:
                 while stream.read(1 << 20):
                     pass
 

@@ -32,8 +32,8 @@ from numpy.typing import NDArray
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from lossacc.cifar.augment import random_crop_flip, to_network_input
 from lossacc.calibration import expected_calibration_error, fit_temperature, scaled_loss
+from lossacc.cifar.augment import random_crop_flip, to_network_input
 from lossacc.cifar.data import CifarData
 from lossacc.cifar.files import atomic_write
 from lossacc.cifar.record import HISTORY_FIELDS, CifarRecord, History, Thumbnails, choose_thumbnails, write_record

@@ -24,7 +24,7 @@ def explorer_module(script_name: str) -> str:
     return (ASSETS / "explorer_kit.js").read_text() + "\n" + (ASSETS / script_name).read_text()
 
 
-class Explorer(anywidget.AnyWidget):  # type: ignore[misc]
+class Explorer(anywidget.AnyWidget):
     """Base class of the book's explorers; subclasses set ``_esm`` with :func:`explorer_module`."""
 
     _css = (ASSETS / "explorer.css").read_text()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from lossacc.asymmetry import worst_share
 from lossacc.cifar.record import CifarRecord
 from lossacc.explorers.base import Explorer, explorer_module
+from lossacc.metrics import worst_share
 from lossacc.run_analysis import HISTOGRAM_BINS, epoch_histograms, lr_drops
 
 
@@ -22,7 +22,7 @@ class EpochExplorer(Explorer):
     _esm = explorer_module("epochs.js")
 
     @classmethod
-    def from_record(cls, record: CifarRecord, start_epoch: int | None = None, bins: int = HISTOGRAM_BINS) -> "EpochExplorer":
+    def from_record(cls, record: CifarRecord, start_epoch: int | None = None, bins: int = HISTOGRAM_BINS) -> EpochExplorer:
         """Ship ``record``'s per-epoch histograms (a few kilobytes per epoch); the slider starts at
         ``start_epoch`` (default: the last epoch)."""
         histograms = epoch_histograms(record, bins)

@@ -22,7 +22,7 @@ class ImbalanceExplorer(Explorer):
         class_names: Sequence[str],
         ratio_slider: tuple[float, float, float, float] = (1, 100, 1, 20),
         bias_slider: tuple[float, float, float, float] = (0.0, 5.0, 0.05, 0.0),
-    ) -> "ImbalanceExplorer":
+    ) -> ImbalanceExplorer:
         """Ship the base logits (rounded to 5 decimals), labels and the sliders' (min, max, step, start)."""
         if len(class_names) != base.base_logits.shape[1]:
             raise ValueError(f"need {base.base_logits.shape[1]} class names, got {len(class_names)}")

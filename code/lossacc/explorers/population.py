@@ -21,7 +21,7 @@ class PopulationExplorer(Explorer):
     @classmethod
     def from_population(
         cls, population: Population, group_names: Sequence[str] = GROUP_NAMES, shift_range: tuple[float, float, float] = (-4.0, 4.0, 0.1)
-    ) -> "PopulationExplorer":
+    ) -> PopulationExplorer:
         """Ship the population's log-odds and margins (rounded to 6 decimals) and the slider range."""
         if population.logits.shape[1] != 2:
             raise ValueError("the population explorer shows two-class populations")

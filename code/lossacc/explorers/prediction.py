@@ -17,7 +17,7 @@ class PredictionExplorer(Explorer):
     @classmethod
     def from_examples(
         cls, classes: Sequence[str], names: Sequence[str], probs: np.ndarray, labels: Sequence[int]
-    ) -> "PredictionExplorer":
+    ) -> PredictionExplorer:
         """Build from class names, example names, base probabilities ``(n, k)`` and true labels."""
         probs = np.asarray(probs, dtype=np.float64)
         if probs.shape != (len(names), len(classes)) or len(labels) != len(names):
