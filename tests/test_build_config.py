@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,10 +39,25 @@ def test_a_cell_error_fails_the_build(tmp_path: Path) -> None:
     assert "broken cell" in result.stdout + result.stderr
 
 
-def test_a_missing_glue_key_fails_the_build(tmp_path: Path) -> None:
-    result = build_tiny_book(tmp_path, [nbformat.v4.new_markdown_cell("Value: {glue:text}`never_glued`")])
+@pytest.mark.parametrize("role", ["{eval}`never_defined`", '{eval}`prose(never_defined, ".3f")`', "{eval}`__import__('os')`"])
+def test_a_missing_or_disallowed_value_fails_the_build(tmp_path: Path, role: str) -> None:
+    result = build_tiny_book(tmp_path, [nbformat.v4.new_code_cell("from lossacc.notebook import prose"),
+                                        nbformat.v4.new_markdown_cell(f"Value: {role}")])
     assert result.returncode != 0
-    assert "never_glued" in result.stdout + result.stderr
+    assert ("never_defined" if "never" in role else "not valid according to the configured pattern") in result.stdout + result.stderr
+
+
+def test_prose_right_after_a_hidden_cell_shows_its_values(tmp_path: Path) -> None:
+    hidden = nbformat.v4.new_code_cell("prose_numbers(share=0.25)\nprose_words(device='cpu')")
+    hidden.metadata["tags"] = ["remove-cell"]
+    result = build_tiny_book(tmp_path, [
+        nbformat.v4.new_code_cell("from lossacc.notebook import prose, prose_numbers, prose_words"),
+        hidden,
+        nbformat.v4.new_markdown_cell('A share of {eval}`prose(share, ".1%")` on {eval}`device`.'),
+    ])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    page = (tmp_path / "book" / "_build" / "html" / "chapter.html").read_text()
+    assert re.search(r"A share of <span[^>]*>25\.0%</span> on <span[^>]*>cpu</span>\.", page), page[page.find("A share"):][:400]
 
 
 def test_a_clean_chapter_builds(tmp_path: Path) -> None:
