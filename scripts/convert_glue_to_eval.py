@@ -5,7 +5,10 @@ Usage: python scripts/convert_glue_to_eval.py [NOTEBOOK ...]   (default: chapter
 In the prose (Markdown cells):
     {glue:text}`key:.3f`    ->  {eval}`prose(key, ".3f")`
     {glue:text}`key`, {glue}`key`, {glue:}`key`, {glue:any}`key`, {glue:md}`key`  ->  {eval}`key`
-    {glue:figure} key       ->  {eval:figure} key        (the directive, options and caption kept)
+    a {glue:figure} (or {eval:figure}) directive  ->  a code cell showing the figure, right
+        where the directive was, its input removed on the site and its caption, name and alt
+        text in the cell's `mystnb` metadata: JupyterLab renders neither directive, and shows
+        the cell's output as it is
 In the code cells:
     glue_numbers(...), glue_words(...)   ->  prose_numbers(...), prose_words(...)  (lossacc.notebook)
     glue("key", value, display=False)    ->  key = value
@@ -30,7 +33,15 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 
 GLUE_ROLE = re.compile(r"\{glue(?::(?:text|any|md))?:?\}`([^`]*)`")
-GLUE_FIGURE = re.compile(r"\{glue:figure\}")
+FIGURE_DIRECTIVE = re.compile(
+    r"^(?P<fence>`{3,}|:{3,})\{(?:glue|eval):figure\}[ \t]+(?P<key>\S+)[ \t]*\n(?P<body>.*?)^(?P=fence)[ \t]*(?:\n|\Z)",
+    re.MULTILINE | re.DOTALL)
+FENCE_OPEN = re.compile(r"^(`{3,}|:{3,})\S")
+FENCE_CLOSE = re.compile(r"^(`{3,}|:{3,})[ \t]*$")
+# Directive options -> (section of the cell's `mystnb` metadata, key there).
+FIGURE_OPTIONS = {"name": ("figure", "name"), "align": ("figure", "align"), "figclass": ("figure", "classes"),
+                  "alt": ("image", "alt"), "width": ("image", "width"), "height": ("image", "height"),
+                  "class": ("image", "classes")}
 ANY_GLUE = re.compile(r"\{glue[^}]*\}")
 EVAL_NAMES = re.compile(r"\{eval\}`(?:prose\()?([A-Za-z_]\w*)")
 RENAMED = {"glue_numbers": "prose_numbers", "glue_words": "prose_words"}
@@ -49,7 +60,48 @@ def convert_role(match: re.Match[str]) -> str:
 
 
 def convert_markdown(source: str) -> str:
-    return GLUE_FIGURE.sub("{eval:figure}", GLUE_ROLE.sub(convert_role, source))
+    return GLUE_ROLE.sub(convert_role, source)
+
+
+def figure_cell(match: re.Match[str], where: str) -> nbformat.NotebookNode:
+    """The code cell that shows the figure a figure directive pasted, with its caption and options."""
+    key, body = match.group("key"), match.group("body")
+    if not key.isidentifier():
+        raise ConversionError(f"{where}: the figure {key!r} needs a Python name; convert it by hand")
+    options, _, caption = body.partition("\n\n") if body.startswith(":") else ("", "", body)
+    metadata: dict[str, dict[str, str]] = {"figure": {"caption": caption.strip()}} if caption.strip() else {"figure": {}}
+    for line in options.splitlines():
+        option, _, value = line.strip().lstrip(":").partition(":")
+        if option not in FIGURE_OPTIONS:
+            raise ConversionError(f"{where}: the figure option :{option}: has no cell-metadata form; convert it by hand")
+        section, name = FIGURE_OPTIONS[option]
+        metadata.setdefault(section, {})[name] = value.strip()
+    cell = nbformat.v4.new_code_cell(key, metadata={"mystnb": metadata, "tags": ["remove-input"]})
+    cell["id"] = "figure-" + re.sub(r"[^A-Za-z0-9-]", "-", metadata["figure"].get("name", key))[:50]
+    return cell
+
+
+def split_out_figures(cell: nbformat.NotebookNode, where: str) -> list[nbformat.NotebookNode]:
+    """A Markdown cell split around its figure directives, each replaced by a figure cell."""
+    pieces: list[nbformat.NotebookNode] = []
+    start = 0
+    for match in FIGURE_DIRECTIVE.finditer(cell.source):
+        before = cell.source[start:match.start()]
+        lines = cell.source[:match.start()].splitlines()
+        if sum(bool(FENCE_OPEN.match(line)) for line in lines) != sum(bool(FENCE_CLOSE.match(line)) for line in lines):
+            raise ConversionError(f"{where}: a figure directive inside another block; convert it by hand")
+        if before.strip():
+            pieces.append(nbformat.v4.new_markdown_cell(before.strip("\n"), metadata=dict(cell.metadata)))
+        pieces.append(figure_cell(match, where))
+        start = match.end()
+    if not pieces:
+        return [cell]
+    if cell.source[start:].strip():
+        pieces.append(nbformat.v4.new_markdown_cell(cell.source[start:].strip("\n"), metadata=dict(cell.metadata)))
+    for number, piece in enumerate(pieces):
+        if piece.cell_type == "markdown":
+            piece["id"] = cell["id"] if number == 0 else f"{cell['id']}-{number}"
+    return pieces
 
 
 def _offset(source: str, line: int, column: int) -> int:
@@ -135,6 +187,15 @@ def convert_notebook(path: Path) -> Converted:
     """Convert one notebook in memory and check that its prose uses only values defined above it."""
     notebook = nbformat.read(path, as_version=4)
     result = Converted(path, notebook)
+    cells: list[nbformat.NotebookNode] = []
+    for index, cell in enumerate(notebook.cells):
+        try:
+            cells += split_out_figures(cell, f"{path.name}, cell {index}") if cell.cell_type == "markdown" else [cell]
+        except ConversionError as error:
+            result.problems.append(str(error))
+            cells.append(cell)
+    result.changed = len(cells) != len(notebook.cells)
+    notebook.cells = cells
     for index, cell in enumerate(notebook.cells):
         where = f"{path.name}, cell {index}"
         try:

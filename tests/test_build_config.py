@@ -60,6 +60,20 @@ def test_prose_right_after_a_hidden_cell_shows_its_values(tmp_path: Path) -> Non
     assert re.search(r"A share of <span[^>]*>25\.0%</span> on <span[^>]*>cpu</span>\.", page), page[page.find("A share"):][:400]
 
 
+def test_a_figure_cell_from_the_converter_is_a_numbered_figure(tmp_path: Path) -> None:
+    """The figure cell scripts/convert_glue_to_eval.py writes for a glue:figure directive."""
+    plot = nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([0, 1])\n"
+                                     "plt.close(fig)\nloss_curve = fig")
+    plot.metadata["tags"] = ["remove-cell"]
+    figure = nbformat.v4.new_code_cell("loss_curve", metadata={"tags": ["remove-input"], "mystnb": {
+        "figure": {"caption": "The loss *rises*.", "name": "fig-loss"}, "image": {"alt": "A rising line."}}})
+    result = build_tiny_book(tmp_path, [plot, figure, nbformat.v4.new_markdown_cell("As {numref}`fig-loss` shows.")])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    page = (tmp_path / "book" / "_build" / "html" / "chapter.html").read_text()
+    assert re.search(r'<figure[^>]*id="fig-loss"[^>]*>\s*<img[^>]*alt="A rising line."', page), page[page.find("<figure"):][:600]
+    assert "The loss <em>rises</em>." in page and re.search(r"As <a[^>]*#fig-loss[^>]*>.*Fig\. 1", page)
+
+
 def test_a_clean_chapter_builds(tmp_path: Path) -> None:
     result = build_tiny_book(tmp_path, [nbformat.v4.new_code_cell("print(6 * 7)")])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

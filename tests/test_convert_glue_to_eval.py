@@ -24,7 +24,7 @@ def write_notebook(path: Path, cells: list[tuple[str, str]]) -> Path:
 
 
 def convert(*paths: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, paths)], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, paths)], check=False, capture_output=True, text=True, timeout=60)
 
 
 def sources(path: Path) -> list[str]:
@@ -35,31 +35,38 @@ def test_roles_and_helper_calls_are_rewritten(tmp_path: Path) -> None:
     notebook = write_notebook(tmp_path / "chapter.ipynb", [
         ("code", "import numpy as np\nfrom lossacc.notebook import glue_numbers, glue_words, markdown_table"),
         ("code", "glue_numbers(loss=0.5, **{f'acc_{k}': k / 4 for k in (1, 2)})\nglue_words(device='cpu')"),
-        ("markdown", "Loss {glue:text}`loss:.3f`, accuracy {glue:text}`acc_1:.1%` and {glue}`acc_2`\n"
-                     "on {glue:text}`device`; {glue:}`loss` ({glue:text}`loss:+.4f`, {glue:text}`loss:,.0f`)."),
+        ("markdown", ("Loss {glue:text}`loss:.3f`, accuracy {glue:text}`acc_1:.1%` and {glue}`acc_2`\n"
+                      "on {glue:text}`device`; {glue:}`loss` ({glue:text}`loss:+.4f`, {glue:text}`loss:,.0f`).")),
     ])
     result = convert(notebook)
     assert result.returncode == 0, result.stderr
     assert sources(notebook) == [
         "import numpy as np\nfrom lossacc.notebook import markdown_table, prose, prose_numbers, prose_words",
         "prose_numbers(loss=0.5, **{f'acc_{k}': k / 4 for k in (1, 2)})\nprose_words(device='cpu')",
-        'Loss {eval}`prose(loss, ".3f")`, accuracy {eval}`prose(acc_1, ".1%")` and {eval}`acc_2`\n'
-        'on {eval}`device`; {eval}`loss` ({eval}`prose(loss, "+.4f")`, {eval}`prose(loss, ",.0f")`).',
+        ('Loss {eval}`prose(loss, ".3f")`, accuracy {eval}`prose(acc_1, ".1%")` and {eval}`acc_2`\n'
+         'on {eval}`device`; {eval}`loss` ({eval}`prose(loss, "+.4f")`, {eval}`prose(loss, ",.0f")`).'),
     ]
 
 
-def test_glue_calls_and_figures_become_names(tmp_path: Path) -> None:
+def test_glue_calls_become_names_and_figures_become_figure_cells(tmp_path: Path) -> None:
     notebook = write_notebook(tmp_path / "chapter.ipynb", [
-        ("code", "from myst_nb import glue\nimport matplotlib.pyplot as plt\n\nfig, ax = plt.subplots()\n"
-                 "glue('loss_curve', fig,\n     display=False)\nglue(\"share\", 0.25, display=False)"),
-        ("markdown", "A share of {glue:text}`share:.0%`.\n\n```{glue:figure} loss_curve\n:name: fig-loss\n\nThe loss.\n```"),
+        ("code", ("from myst_nb import glue\nimport matplotlib.pyplot as plt\n\nfig, ax = plt.subplots()\n"
+                  "glue('loss_curve', fig,\n     display=False)\nglue(\"share\", 0.25, display=False)")),
+        ("markdown", ("A share of {glue:text}`share:.0%`.\n\n```{glue:figure} loss_curve\n:name: fig-loss\n"
+                      ":alt: A falling line.\n\nThe loss *falls*.\n```\n\nAs {numref}`fig-loss` shows.")),
     ])
     assert convert(notebook).returncode == 0
-    assert sources(notebook) == [
-        "from lossacc.notebook import prose\nimport matplotlib.pyplot as plt\n\nfig, ax = plt.subplots()\n"
-        "loss_curve = fig\nshare = 0.25",
-        'A share of {eval}`prose(share, ".0%")`.\n\n```{eval:figure} loss_curve\n:name: fig-loss\n\nThe loss.\n```',
+    cells = nbformat.read(notebook, as_version=4).cells
+    assert [cell.source for cell in cells] == [
+        ("from lossacc.notebook import prose\nimport matplotlib.pyplot as plt\n\nfig, ax = plt.subplots()\n"
+         "loss_curve = fig\nshare = 0.25"),
+        'A share of {eval}`prose(share, ".0%")`.',
+        "loss_curve",
+        "As {numref}`fig-loss` shows.",
     ]
+    assert cells[2].metadata == {"tags": ["remove-input"], "mystnb": {
+        "figure": {"caption": "The loss *falls*.", "name": "fig-loss"}, "image": {"alt": "A falling line."}}}
+    assert len({cell.id for cell in cells}) == 4
 
 
 def test_a_converted_notebook_is_left_as_it_is(tmp_path: Path) -> None:
@@ -80,6 +87,10 @@ def test_a_converted_notebook_is_left_as_it_is(tmp_path: Path) -> None:
     ([("code", "from myst_nb import glue\nglue('loss', 0.5)"), ("markdown", "{glue:text}`loss:.3f`")],
      "cell 0, line 2: convert this glue(...) call by hand"),
     ([("code", "x = 1"), ("markdown", "{glue:math}`x`")], "cell 1: convert {glue:math} by hand"),
+    ([("code", "x = 1"), ("markdown", ":::{dropdown} Plot\n```{glue:figure} x\nCaption.\n```\n:::")],
+     "cell 1: a figure directive inside another block; convert it by hand"),
+    ([("code", "x = 1"), ("markdown", "```{glue:figure} x\n:scale: 50\n\nCaption.\n```")],
+     "cell 1: the figure option :scale: has no cell-metadata form; convert it by hand"),
 ])
 def test_what_cannot_be_converted_is_named_and_nothing_is_written(tmp_path: Path, cells: list, message: str) -> None:
     fine = write_notebook(tmp_path / "a_fine.ipynb", [("code", "x = 1"), ("markdown", "{glue}`x`")])

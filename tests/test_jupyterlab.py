@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 
 SCREENSHOTS = ROOT / "_build" / "jupyterlab"
 # MyST left as source, and what jupyterlab-myst shows for a directive it does not know
-# (glue:figure and eval:figure among them: give figures code-cell `mystnb: figure` metadata).
+# (glue:figure and eval:figure among them: scripts/convert_glue_to_eval.py makes them figure cells).
 RAW_MYST = ("{glue", "{eval", "```{", ":::{", "Unknown Directive")
 SETTINGS = {  # all cells in the page (so all are checked), and no news fetched from the web
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
