@@ -1,29 +1,77 @@
-"""The helpers chapters use to glue computed values into their prose."""
+"""The helpers chapters use to show computed values in their prose, and tables."""
 
-import myst_nb
 import numpy as np
 import pytest
+from IPython.core.formatters import format_display_data
 
-from lossacc.notebook import glue_numbers, glue_sentences, glue_words, markdown_table
-
-
-@pytest.fixture
-def glued(monkeypatch: pytest.MonkeyPatch) -> dict:
-    calls: dict = {}
-    monkeypatch.setattr(myst_nb, "glue", lambda key, value, display: calls.update({key: (value, display)}))
-    return calls
+from lossacc.notebook import ProseText, glue_sentences, markdown_table, prose, prose_numbers, prose_words
 
 
-def test_numpy_scalars_are_glued_as_formattable_floats(glued: dict) -> None:
-    glue_numbers(loss=np.float64(0.125), count=np.int64(3))
-    assert glued == {"loss": (0.125, False), "count": (3.0, False)}
-    assert all(type(value) is float for value, _ in glued.values())
-    assert f"{glued['loss'][0]:.2f}" == "0.12"
+def run_cell(code: str, namespace: dict) -> dict:
+    """Run ``code`` as a notebook cell would: its globals are the notebook's namespace."""
+    exec(code, namespace)
+    return namespace
 
 
-def test_words_are_glued_as_strings(glued: dict) -> None:
-    glue_words(device="cpu", epochs=np.int64(50))
-    assert glued == {"device": ("cpu", False), "epochs": ("50", False)}
+def notebook_namespace() -> dict:
+    return {"np": np, "prose_numbers": prose_numbers, "prose_words": prose_words}
+
+
+def test_prose_text_displays_without_quotes() -> None:
+    """The text/plain IPython sends for an {eval} result is the text; a str's would be quoted."""
+    assert format_display_data(prose(0.125, ".2f"))[0] == {"text/plain": "0.12"}
+    assert format_display_data(ProseText("it's 2"))[0] == {"text/plain": "it's 2"}
+    assert format_display_data("0.12")[0] == {"text/plain": "'0.12'"}
+
+
+@pytest.mark.parametrize(("value", "spec", "shown"), [
+    (0.10536, ".3f", "0.105"), (np.float64(0.875), ".1%", "87.5%"), (12.0, ".0f", "12"),
+    (-0.0021, "+.4f", "-0.0021"), (3000.0, ",.0f", "3,000"), (0.00012, ".0e", "1e-04"),
+])
+def test_prose_formats_like_format_specs(value: float, spec: str, shown: str) -> None:
+    assert str(prose(value, spec)) == shown
+
+
+def test_numbers_become_float_variables_of_the_notebook() -> None:
+    namespace = run_cell("prose_numbers(loss=np.float64(0.125), count=np.int64(3))", notebook_namespace())
+    assert namespace["loss"] == 0.125 and namespace["count"] == 3.0
+    assert type(namespace["loss"]) is float and type(namespace["count"]) is float
+
+
+def test_words_become_text_variables_of_the_notebook() -> None:
+    namespace = run_cell("prose_words(device='cpu', epochs=np.int64(50))", notebook_namespace())
+    assert namespace["device"] == ProseText("cpu") and namespace["epochs"] == ProseText("50")
+
+
+def test_keys_made_at_run_time_become_variables() -> None:
+    code = "for epoch in (10, 20):\n    prose_numbers(**{f'accuracy_{epoch}': epoch / 40})"
+    namespace = run_cell(code, notebook_namespace())
+    assert (namespace["accuracy_10"], namespace["accuracy_20"]) == (0.25, 0.5)
+
+
+def test_running_a_cell_again_redefines_its_values() -> None:
+    namespace = run_cell("prose_numbers(loss=0.5)", notebook_namespace())
+    run_cell("prose_numbers(loss=0.25)", namespace)
+    assert namespace["loss"] == 0.25
+
+
+def test_a_notebook_variable_is_never_overwritten() -> None:
+    namespace = run_cell("loss = np.array([1.0, 2.0])", notebook_namespace())
+    with pytest.raises(ValueError, match="'loss' is already a variable of this notebook"):
+        run_cell("prose_numbers(loss=1.5)", namespace)
+    assert namespace["loss"].tolist() == [1.0, 2.0]
+
+
+def test_a_name_python_cannot_read_is_refused() -> None:
+    with pytest.raises(ValueError, match="'lean 1' is not a Python name"):
+        run_cell("prose_numbers(**{'lean 1': 0.5})", notebook_namespace())
+    with pytest.raises(ValueError, match="'class' is not a Python name"):
+        run_cell("prose_words(**{'class': 'cat'})", notebook_namespace())
+
+
+def test_a_notebook_variable_holding_that_value_is_kept() -> None:
+    namespace = run_cell("ratio = 20\nprose_numbers(ratio=ratio)", notebook_namespace())
+    assert namespace["ratio"] == 20 and type(namespace["ratio"]) is int
 
 
 def test_sentences_are_glued_as_markdown(glued: dict) -> None:

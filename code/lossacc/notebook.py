@@ -1,31 +1,82 @@
-"""Helpers the chapter notebooks share: computed values glued into the prose, and tables.
+"""Helpers the chapter notebooks share: computed values shown in the prose, and tables.
 
-MyST's ``{glue:text}`key:.3f``` formats a glued value; a NumPy 2 scalar is glued as its
-repr (``np.float64(0.5)``), which does not format, so values are glued as plain Python
-floats and strings. Needs ``myst_nb`` (installed with the book).
+The prose shows a computed value with MyST's ``{eval}`` role, which evaluates a Python
+expression in the notebook's kernel: on the built site (MyST-NB, inline execution) and in
+JupyterLab (``jupyterlab-myst``) alike. A hidden cell names the values,
+``prose_numbers(train_loss=loss)``, and the prose formats them,
+``{eval}`prose(train_loss, ".3f")```; ``{eval}`run_device``` shows a word as it is.
+
+``prose(...)`` returns :class:`ProseText`, whose plain-text display is the text itself: a
+``str`` would display as its repr, in quotes and with escapes. Numbers are kept as plain
+Python floats: NumPy 2 scalars display as ``np.float64(0.5)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import keyword
+import sys
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from IPython.display import Markdown
 
-
-def glue_numbers(**values: float) -> None:
-    """Glue each value as a plain float, for ``{glue:text}`` roles in the prose."""
-    from myst_nb import glue
-
-    for key, value in values.items():
-        glue(key, float(value), display=False)
+# Where a notebook's namespace records the names that prose_numbers/prose_words defined.
+_PROSE_NAMES = "__prose_names__"
 
 
-def glue_words(**values: object) -> None:
-    """Glue each value as a string, for ``{glue:text}`` roles in the prose."""
-    from myst_nb import glue
+@dataclass(frozen=True)
+class ProseText:
+    """Text for the prose: ``{eval}`` shows it as it is, without quotes."""
 
-    for key, value in values.items():
-        glue(key, str(value), display=False)
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's plain-text display (the text/plain of an ``{eval}`` result)."""
+        printer.text(self.text)
+
+
+def prose(value: object, spec: str = "") -> ProseText:
+    """``value`` formatted with the format ``spec`` (``".3f"``, ``".1%"``), for ``{eval}``."""
+    return ProseText(format(value, spec))
+
+
+def _equal(a: object, b: object) -> bool:
+    try:
+        return a is b or bool(a == b)
+    except (TypeError, ValueError):  # arrays compare element by element
+        return False
+
+
+def _define(namespace: MutableMapping[str, Any], values: dict[str, object], shown: Callable[[object], object]) -> None:
+    """Bind ``shown(value)`` to each name in ``namespace``.
+
+    A variable the notebook made itself is left as it is when it holds that very value
+    (``prose_numbers(ratio=ratio)``) and is never overwritten with another.
+    """
+    ours: set[str] = namespace.setdefault(_PROSE_NAMES, set())
+    for name, value in values.items():
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise ValueError(f"{name!r} is not a Python name; values shown in the prose need one")
+        if name in namespace and name not in ours:
+            if _equal(namespace[name], value):
+                continue
+            raise ValueError(f"{name!r} is already a variable of this notebook; give the value shown in the prose another name")
+        namespace[name] = shown(value)
+        ours.add(name)
+
+
+def prose_numbers(**values: float) -> None:
+    """Define each value as a float variable of the calling notebook, for ``{eval}`prose(name, ".3f")```."""
+    _define(sys._getframe(1).f_globals, values, lambda value: float(value))  # type: ignore[arg-type]
+
+
+def prose_words(**values: object) -> None:
+    """Define each value, as text, as a variable of the calling notebook, for ``{eval}`name```."""
+    _define(sys._getframe(1).f_globals, values, lambda value: ProseText(str(value)))
 
 
 def glue_sentences(**values: str) -> None:

@@ -5,6 +5,12 @@
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
+// Elements that take key presses. JupyterLab runs its keyboard shortcuts on every key pressed
+// in a notebook, also in a focused slider, so the arrow keys, Home and End would move between
+// cells instead of moving the slider. Its toolkit (Lumino) leaves the keys of an element marked
+// `data-lm-suppress-shortcuts` to that element, as any web page does; `el` marks these.
+const KEYBOARD_TAGS = new Set(["input", "button", "select", "textarea"]);
+
 /** Create an HTML element with attributes and children. */
 function el(tag, attrs = {}, children = []) {
   const node = document.createElement(tag);
@@ -12,6 +18,7 @@ function el(tag, attrs = {}, children = []) {
     if (key === "text") node.textContent = value;
     else node.setAttribute(key, value);
   }
+  if (KEYBOARD_TAGS.has(tag) || "tabindex" in attrs) node.setAttribute("data-lm-suppress-shortcuts", "true");
   for (const child of [].concat(children)) if (child) node.append(child);
   return node;
 }
