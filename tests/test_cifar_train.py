@@ -15,17 +15,11 @@ from lossacc.cifar.files import atomic_write
 from lossacc.cifar.record import HISTORY_FIELDS, CifarRecord, load_record
 from lossacc.cifar.resnet import ResNet18
 from lossacc.cifar.synthetic import synthetic_cifar
-from lossacc.cifar.train import (
-    CHECKPOINT_FILE,
-    PRESETS,
-    ConfigError,
-    ResumeError,
-    RunOptions,
-    TrainConfig,
-    balanced_subset,
-    default_logit_epochs,
-    train,
-)
+from lossacc.cifar.checkpoint import CHECKPOINT_FILE, ResumeError
+from lossacc.cifar.config import PRESETS, ConfigError, TrainConfig, default_logit_epochs
+from lossacc.cifar.options import RunOptions
+from lossacc.cifar.splits import balanced_subset
+from lossacc.cifar.train import train
 
 TINY = TrainConfig(epochs=3, milestones=(1, 2), width=4, batch_size=16, train_eval_size=40, thumbnails_per_group=2)
 CPU = RunOptions(device="cpu", progress=False)
