@@ -201,25 +201,30 @@ def config_from_arguments(arguments: argparse.Namespace) -> TrainConfig:
     return replace(PRESETS[arguments.preset], **given)
 
 
+def options_from_arguments(arguments: argparse.Namespace) -> RunOptions:
+    """The run options the flags ask for; unset flags leave the per-device defaults to :class:`Runtime`."""
+    return RunOptions(
+        device=arguments.device,
+        channels_last=arguments.channels_last,
+        bf16=arguments.bf16,
+        eval_batch_size=arguments.eval_batch_size,
+        progress=not arguments.quiet,
+        record_every=arguments.record_every,
+        checkpoint_every=arguments.checkpoint_every,
+        overwrite_record=arguments.overwrite_record,
+        compile=arguments.compile,
+        stop_after_epochs=arguments.stop_after_epochs,
+        time_budget_seconds=arguments.time_budget,
+        resume=arguments.resume,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     run_dir = arguments.run_dir or Path("runs") / arguments.preset
     try:
         config = config_from_arguments(arguments)
-        options = RunOptions(
-            device=arguments.device,
-            channels_last=arguments.channels_last,
-            bf16=arguments.bf16,
-            eval_batch_size=arguments.eval_batch_size,
-            progress=not arguments.quiet,
-            record_every=arguments.record_every,
-            checkpoint_every=arguments.checkpoint_every,
-            overwrite_record=arguments.overwrite_record,
-            compile=arguments.compile,
-            stop_after_epochs=arguments.stop_after_epochs,
-            time_budget_seconds=arguments.time_budget,
-            resume=arguments.resume,
-        )
+        options = options_from_arguments(arguments)
         Runtime.resolve(options)  # a bad --device fails before the data are read
         for folder, what in (
             (arguments.data_cache, "--data-cache"),
@@ -239,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print(
-            f"\n{PROGRAM}: interrupted; finished epochs are saved in {run_dir}, run the same command to continue",
+            f"\n{PROGRAM}: interrupted; the last checkpoint in {run_dir} is kept, run the same command to continue",
             file=sys.stderr,
         )
         return 130
