@@ -18,6 +18,10 @@ from lossacc.cifar.record import HISTORY_FIELDS, SUMMARY_FILE, CifarRecord, Hist
 from lossacc.cifar.record import choose_thumbnails
 from lossacc.cifar.splits import Splits
 
+# In the run folder, rewritten after every epoch: the latest epoch's headline numbers and the
+# session's epoch times, for whoever watches the run (scripts/train_on_gpu.py polls it).
+PROGRESS_FILE = "progress.json"
+
 
 @dataclass
 class RunState:

@@ -39,12 +39,10 @@ from lossacc.cifar.files import atomic_write, remove_stale_temporaries
 from lossacc.cifar.options import RunOptions, Runtime
 from lossacc.cifar.provenance import code_version, now, software_versions
 from lossacc.cifar.record import HISTORY_FIELDS, write_record
-from lossacc.cifar.recording import RunState, build_record, check_record_folder
+from lossacc.cifar.recording import PROGRESS_FILE, RunState, build_record, check_record_folder
 from lossacc.cifar.resnet import ResNet18
 from lossacc.cifar.scoring import score_epoch
 from lossacc.cifar.splits import Splits
-
-PROGRESS_FILE = "progress.json"
 
 StepHook = Callable[[int, int], None]
 
