@@ -129,7 +129,7 @@ def test_the_evaluation_batch_defaults_to_the_device_default() -> None:
 
 
 def test_a_tiny_run_records_resumes_and_refuses_other_settings(tmp_path: Path, archive: Path) -> None:
-    common = ["--data", archive, "--allow-partial-data", "--run-dir", "runs/tiny", *TINY_RUN]
+    common: list[str | Path] = ["--data", archive, "--allow-partial-data", "--run-dir", "runs/tiny", *TINY_RUN]
     first = run_cli(*common, "--stop-after-epochs", "1", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "1/2 epochs (stopped; run the same command to continue from epoch 2)" in first.stdout

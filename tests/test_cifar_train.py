@@ -14,15 +14,15 @@ import torch
 from torch.nn import functional as F
 
 from lossacc.cifar.augment import to_network_input
-from lossacc.cifar.data import CifarData
-from lossacc.cifar.files import atomic_write
-from lossacc.cifar.record import HISTORY_FIELDS, CifarRecord, RecordError, load_record
-from lossacc.cifar.resnet import ResNet18
-from lossacc.cifar.synthetic import synthetic_cifar
 from lossacc.cifar.checkpoint import CHECKPOINT_FILE, ResumeError
 from lossacc.cifar.config import PRESETS, ConfigError, TrainConfig, default_logit_epochs
-from lossacc.cifar.options import RunOptions
+from lossacc.cifar.data import CifarData
+from lossacc.cifar.files import atomic_write
+from lossacc.cifar.options import RunOptions, Runtime
+from lossacc.cifar.record import HISTORY_FIELDS, CifarRecord, RecordError, load_record
+from lossacc.cifar.resnet import ResNet18
 from lossacc.cifar.splits import balanced_subset
+from lossacc.cifar.synthetic import synthetic_cifar
 from lossacc.cifar.train import DivergedError, train
 
 TINY = TrainConfig(epochs=3, milestones=(1, 2), width=4, batch_size=16, train_eval_size=40, thumbnails_per_group=2)
@@ -273,3 +273,21 @@ def test_temporary_files_of_a_killed_write_are_removed_on_the_next_start(toy: Ci
         path.write_bytes(b"half a checkpoint")
     train(TINY, toy, tmp_path, RunOptions(device="cpu", progress=False, stop_after_epochs=1))
     assert not any(path.exists() for path in stale) and live.exists()
+
+
+def test_checkpoints_every_n_epochs_still_resume_to_the_same_record(
+    toy: CifarData, straight_run: Path, tmp_path: Path
+) -> None:
+    assert Runtime.resolve(CPU).checkpoint_every == 1
+
+    def kill_in_epoch_3(epoch: int, step: int) -> None:
+        if (epoch, step) == (3, 1):
+            raise Killed
+
+    sparse = RunOptions(device="cpu", progress=False, checkpoint_every=2, record_every=5)
+    with pytest.raises(Killed):
+        train(TINY, toy, tmp_path, sparse, step_hook=kill_in_epoch_3)
+    assert torch.load(tmp_path / CHECKPOINT_FILE, weights_only=True)["history"]["epoch"] == [1, 2]
+    assert not (tmp_path / "record").exists()  # no record due before the end
+    assert train(TINY, toy, tmp_path, sparse).complete
+    assert_same_results(load_record(tmp_path / "record"), load_record(straight_run / "record"))

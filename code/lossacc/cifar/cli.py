@@ -157,7 +157,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="checkpoint every N epochs, and with every record (default: 1 on a CPU, 10 on a GPU)",
     )
-    run.add_argument("--compile", action="store_true", help="torch.compile the model (off: not measured to help)")
     resume = run.add_mutually_exclusive_group()
     resume.add_argument(
         "--resume",
@@ -212,7 +211,6 @@ def options_from_arguments(arguments: argparse.Namespace) -> RunOptions:
         record_every=arguments.record_every,
         checkpoint_every=arguments.checkpoint_every,
         overwrite_record=arguments.overwrite_record,
-        compile=arguments.compile,
         stop_after_epochs=arguments.stop_after_epochs,
         time_budget_seconds=arguments.time_budget,
         resume=arguments.resume,

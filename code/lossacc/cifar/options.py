@@ -29,7 +29,6 @@ class RunOptions:
     96 MiB write is a large share of a 3 s epoch); a checkpoint is also written with every
     record and when the session ends. ``record_every``: also write the record every N epochs.
     ``overwrite_record``: replace a record folder that holds another run (refused otherwise).
-    ``compile``: ``torch.compile`` the model (off by default: not measured to help here).
     ``stop_after_epochs`` and ``time_budget_seconds`` end a session early and cleanly (before
     an epoch that would overrun the budget, judged by the last epoch's time); run again to go on.
     """
@@ -42,7 +41,6 @@ class RunOptions:
     record_every: int = 10
     checkpoint_every: int | None = None
     overwrite_record: bool = False
-    compile: bool = False
     stop_after_epochs: int | None = None
     time_budget_seconds: float | None = None
     resume: str = "auto"
@@ -69,7 +67,6 @@ class Runtime:
     eval_batch_size: int
     checkpoint_every: int
     fused_sgd: bool
-    compile: bool
 
     @classmethod
     def resolve(cls, options: RunOptions) -> Runtime:
@@ -90,7 +87,6 @@ class Runtime:
             eval_batch_size=options.eval_batch_size or (1000 if gpu else 125),
             checkpoint_every=options.checkpoint_every or (10 if gpu else 1),
             fused_sgd=gpu and "fused" in inspect.signature(torch.optim.SGD).parameters,
-            compile=options.compile,
         )
 
     def autocast(self) -> torch.autocast:
@@ -108,5 +104,4 @@ class Runtime:
             "channels_last": self.channels_last,
             "bf16": self.bf16,
             "fused_sgd": self.fused_sgd,
-            "compile": self.compile,
         }

@@ -14,8 +14,7 @@ from numpy.typing import NDArray
 from lossacc.cifar.config import TrainConfig
 from lossacc.cifar.data import CifarData
 from lossacc.cifar.provenance import now
-from lossacc.cifar.record import HISTORY_FIELDS, SUMMARY_FILE, CifarRecord, History, RecordError, Thumbnails
-from lossacc.cifar.record import choose_thumbnails
+from lossacc.cifar.record import HISTORY_FIELDS, SUMMARY_FILE, CifarRecord, History, RecordError, Thumbnails, choose_thumbnails
 from lossacc.cifar.splits import Splits
 
 # In the run folder, rewritten after every epoch: the latest epoch's headline numbers and the

@@ -104,7 +104,6 @@ def train(
         return TrainResult(record_dir, state.epochs_done, config.epochs)
     if runtime.device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    network = torch.compile(model) if runtime.compile else model
 
     def on_device(array: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(array).to(runtime.device)
@@ -130,7 +129,7 @@ def train(
                 group["lr"] = lr
             started = time.perf_counter()
             train_loss, train_acc = train_one_epoch(
-                network,
+                model,
                 optimizer,
                 train_images,
                 train_labels,
@@ -142,12 +141,12 @@ def train(
                 step_hook=step_hook,
             )
             train_seconds = time.perf_counter() - started
-            val_logits = predict_logits(network, val_images, runtime)
+            val_logits = predict_logits(model, val_images, runtime)
             scores = score_epoch(
                 val_logits,
                 val_labels,
                 fit_mask,
-                predict_logits(network, train_eval_images, runtime),
+                predict_logits(model, train_eval_images, runtime),
                 train_eval_labels,
                 config.ece_bins,
             )
