@@ -143,6 +143,8 @@ def start_run(preset: str, *, restart: bool) -> int:
         return 0
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / EXIT_FILE).unlink(missing_ok=True)
+    if restart:
+        (run_dir / PROGRESS_FILE).unlink(missing_ok=True)
     command = [
         sys.executable,
         "-u",
@@ -193,13 +195,16 @@ def poll_run(preset: str, out: Path, wait_seconds: float) -> int:
         raise RouteError(f"no run was started in {run_dir}; start one with: bash scripts/train_on_gpu.sh start")
     require_folder(out, "the output folder")
     deadline = time.monotonic() + wait_seconds
-    reported = None
+    reported: int | None = None
     while True:
         alive = process_alive(launch["pid"])
         progress = read_json(run_dir / PROGRESS_FILE)
         if progress and progress["epoch"] != reported:
             print(progress_line(progress), flush=True)
             reported = progress["epoch"]
+        elif not progress and reported is None:
+            print(f"no epoch finished yet (started {launch['started']}); log: {last_line(run_dir / LOG_FILE)}", flush=True)
+            reported = 0
         copied = collect(run_dir, out)
         if not alive or time.monotonic() >= deadline:
             break
