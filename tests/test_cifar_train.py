@@ -109,6 +109,8 @@ def test_the_record_holds_the_run(toy: CifarData, straight_run: Path) -> None:
     assert metadata["dataset"]["layout"] == "synthetic" and metadata["seed"] == 0
     assert {"commit", "commit_dirty", "python_version", "platform", "created"} <= set(metadata)
     assert metadata["wall_seconds"] == pytest.approx(history.epoch_seconds.sum())
+    assert metadata["sessions"][0]["seconds"] >= metadata["wall_seconds"]  # the session's wall time includes set-up
+    assert metadata["device"]["fused_sgd"] is False and "cuda_version" in metadata
     assert (history.train_seconds > 0).all() and (history.epoch_seconds >= history.train_seconds).all()
     assert history.train_loss[-1] < history.train_loss[0]
 

@@ -77,6 +77,7 @@ def train(
     ``step_hook(epoch, step)`` runs after every optimizer step (tests use it to kill a run).
     Raises :class:`DivergedError` when an epoch's loss is not finite, after recording the epochs before it.
     """
+    session_start = time.perf_counter()
     options = options or RunOptions()
     runtime = Runtime.resolve(options)
     record_dir = record_dir or run_dir / "record"
@@ -117,7 +118,7 @@ def train(
     session = {"started": now(), "first_epoch": state.epochs_done + 1, "last_epoch": state.epochs_done}
     session |= {"device": runtime.describe(), **software_versions(), **code_version()}
     state.sessions.append(session)
-    session_start, session_epoch_seconds = time.perf_counter(), []
+    session_epoch_seconds: list[float] = []
     epochs_bar = tqdm(
         total=config.epochs, initial=state.epochs_done, desc="epochs", unit="epoch", disable=None if options.progress else True
     )
@@ -170,6 +171,7 @@ def train(
             for name in HISTORY_FIELDS:
                 state.history[name].append(epoch_scores[name])
             session["last_epoch"] = epoch
+            session["seconds"] = time.perf_counter() - session_start  # wall time, set-up included
             session_epoch_seconds.append(epoch_scores["epoch_seconds"])
             stop = _session_over(options, epoch, time.perf_counter() - session_start, epoch_scores["epoch_seconds"])
             record_now = epoch % options.record_every == 0 or stop or epoch == config.epochs
