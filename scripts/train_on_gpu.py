@@ -32,13 +32,20 @@ from typing import Any, NoReturn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "code"))
 
-from lossacc.cifar.data import KNOWN_ARCHIVES, sha256_of_file  # noqa: E402
-from lossacc.cifar.files import PathError, atomic_write, require_folder  # noqa: E402
-from lossacc.cifar.provenance import STAGED_COMMIT_VARIABLE, STAGED_DIRTY_VARIABLE, git_commit, now  # noqa: E402
-from lossacc.cifar.record import ARRAYS_FILE, SUMMARY_FILE, RecordError  # noqa: E402
-from lossacc.cifar.recording import PROGRESS_FILE, check_record_folder  # noqa: E402
-
 PROGRAM = "train_on_gpu"
+
+try:
+    from lossacc.cifar.data import KNOWN_ARCHIVES, sha256_of_file
+    from lossacc.cifar.files import PathError, atomic_write, require_folder
+    from lossacc.cifar.provenance import STAGED_COMMIT_VARIABLE, STAGED_DIRTY_VARIABLE, git_commit, now
+    from lossacc.cifar.record import ARRAYS_FILE, SUMMARY_FILE, RecordError
+    from lossacc.cifar.recording import PROGRESS_FILE, check_record_folder
+except ImportError as missing:
+    sys.exit(
+        f"{PROGRAM}: error: {sys.executable} lacks a package the run needs ({missing}); "
+        "set PYTHON to a Python with torch, numpy, pillow and tqdm"
+    )
+
 STAGE = ROOT / ".gpu-stage"
 STAGE_FILE = STAGE / "stage.json"
 LAUNCH_FILE = "launch.json"

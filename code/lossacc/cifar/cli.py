@@ -230,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             (arguments.record_dir or run_dir / "record", "--record-dir"),
         ):
             require_folder(folder, what)
+        if options.progress:
+            print(f"reading CIFAR-10 from {arguments.data} (decoded once, then cached in {arguments.data_cache})", flush=True)
         data = load_cifar10(
             arguments.data,
             arguments.data_cache,
