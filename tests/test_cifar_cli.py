@@ -14,8 +14,6 @@ from lossacc.cifar.options import Runtime
 from lossacc.cifar.record import load_record
 from lossacc.cifar.synthetic import synthetic_cifar, write_python_release, write_tar_gz
 
-COMMITTED_RECORD = Path(__file__).resolve().parents[1] / "records" / "cpu-laptop"
-
 TINY_RUN = [
     "--epochs",
     "2",
@@ -31,6 +29,7 @@ TINY_RUN = [
     "cpu",
     "--quiet",
 ]
+COMMITTED_RECORD = Path(__file__).resolve().parents[1] / "records" / "cpu-laptop"
 
 
 def run_cli(*arguments: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -21,6 +21,8 @@ from lossacc.cifar.data import sha256_of_file
 from lossacc.cifar.record import load_record
 from lossacc.cifar.synthetic import synthetic_cifar, write_python_release, write_tar_gz
 
+pytestmark = pytest.mark.slow  # each test starts the script in new Pythons; one trains
+
 ROOT = Path(__file__).resolve().parents[1]
 # What a bare GPU machine lacks: the book's own packages (torch, numpy, pillow, tqdm, matplotlib are there).
 BOOK_ONLY_PACKAGES = ("jupyter_book", "myst_nb", "sphinx", "IPython", "ipykernel", "ipywidgets", "anywidget", "yaml")
@@ -81,7 +83,6 @@ def copy_of_tree(destination: Path) -> Path:
     return destination
 
 
-@pytest.mark.slow
 def test_the_route_rehearses_on_the_cpu_from_a_copy_without_git(
     tmp_path: Path, archive: Path, bare_machine: dict[str, str]
 ) -> None:
