@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from lossacc.cifar.cli import build_parser, options_from_arguments
+from lossacc.cifar.options import Runtime
 from lossacc.cifar.record import load_record
 from lossacc.cifar.synthetic import synthetic_cifar, write_python_release, write_tar_gz
 
@@ -28,6 +31,7 @@ TINY_RUN = [
     "cpu",
     "--quiet",
 ]
+COMMITTED_RECORD = Path(__file__).resolve().parents[1] / "records" / "cpu-laptop"
 
 
 def run_cli(*arguments: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -79,6 +83,9 @@ def test_help_explains_the_command(tmp_path: Path) -> None:
         (["--data", "toy.tar.gz", "--epochs", "10"], "milestones must be increasing epochs before the last (1 to 9)"),
         (["--data", "toy.tar.gz", "--device", "cpu"], "images per class, CIFAR-10 has 5000"),
         (["--epochs", "3"], "the following arguments are required: --data"),
+        (["--data", "toy.tar.gz", "--lr", "inf"], "lr must be a finite number, got inf"),
+        (["--data", "toy.tar.gz", "--lr", "nan"], "lr must be a finite number, got nan"),
+        (["--data", "toy.tar.gz", "--time-budget", "inf"], "time budget must be a positive number of seconds"),
     ],
 )
 def test_bad_input_gives_one_line_and_a_nonzero_exit(
@@ -87,6 +94,39 @@ def test_bad_input_gives_one_line_and_a_nonzero_exit(
     (tmp_path / "toy.tar.gz").write_bytes(archive.read_bytes())
     (tmp_path / "corrupt.tar.gz").write_bytes(archive.read_bytes()[:500])
     assert_one_line_error(run_cli(*arguments, cwd=tmp_path), message)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--data-cache", "a-file"], "--data-cache a-file is a file; give a folder"),
+        (["--run-dir", "a-file"], "--run-dir a-file is a file; give a folder"),
+        (["--record-dir", "a-file/record"], "--record-dir a-file/record lies under the file a-file"),
+    ],
+)
+def test_a_file_where_a_folder_belongs_is_refused_before_any_work(
+    tmp_path: Path, archive: Path, arguments: list[str], message: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    assert_one_line_error(run_cli("--data", archive, *arguments, cwd=tmp_path), message)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]  # not even the data cache was made
+
+
+def test_the_committed_record_is_never_replaced_by_another_run(tmp_path: Path, archive: Path) -> None:
+    record_dir = tmp_path / "cpu-laptop"
+    shutil.copytree(COMMITTED_RECORD, record_dir)
+    before = {p.name: p.read_bytes() for p in record_dir.iterdir()}
+    result = run_cli("--data", archive, "--allow-partial-data", *TINY_RUN, "--record-dir", record_dir, cwd=tmp_path)
+    assert_one_line_error(result, "already holds the record of another run (")
+    assert "epochs=50 there, 2 now" in result.stderr and "--overwrite-record" in result.stderr
+    assert {p.name: p.read_bytes() for p in record_dir.iterdir()} == before
+
+
+def test_the_evaluation_batch_defaults_to_the_device_default() -> None:
+    arguments = build_parser().parse_args(["--data", "x", "--device", "cpu"])
+    assert Runtime.resolve(options_from_arguments(arguments)).eval_batch_size == 125
+    arguments = build_parser().parse_args(["--data", "x", "--device", "cpu", "--eval-batch-size", "64"])
+    assert Runtime.resolve(options_from_arguments(arguments)).eval_batch_size == 64
 
 
 def test_a_tiny_run_records_resumes_and_refuses_other_settings(tmp_path: Path, archive: Path) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,22 +14,16 @@ import torch
 from torch.nn import functional as F
 
 from lossacc.cifar.augment import to_network_input
+from lossacc.cifar.checkpoint import CHECKPOINT_FILE, ResumeError
+from lossacc.cifar.config import PRESETS, ConfigError, TrainConfig, default_logit_epochs
 from lossacc.cifar.data import CifarData
 from lossacc.cifar.files import atomic_write
-from lossacc.cifar.record import HISTORY_FIELDS, CifarRecord, load_record
+from lossacc.cifar.options import RunOptions, Runtime
+from lossacc.cifar.record import HISTORY_FIELDS, CifarRecord, RecordError, load_record
 from lossacc.cifar.resnet import ResNet18
+from lossacc.cifar.splits import balanced_subset
 from lossacc.cifar.synthetic import synthetic_cifar
-from lossacc.cifar.train import (
-    CHECKPOINT_FILE,
-    PRESETS,
-    ConfigError,
-    ResumeError,
-    RunOptions,
-    TrainConfig,
-    balanced_subset,
-    default_logit_epochs,
-    train,
-)
+from lossacc.cifar.train import DivergedError, train
 
 TINY = TrainConfig(epochs=3, milestones=(1, 2), width=4, batch_size=16, train_eval_size=40, thumbnails_per_group=2)
 CPU = RunOptions(device="cpu", progress=False)
@@ -115,6 +113,8 @@ def test_the_record_holds_the_run(toy: CifarData, straight_run: Path) -> None:
     assert metadata["dataset"]["layout"] == "synthetic" and metadata["seed"] == 0
     assert {"commit", "commit_dirty", "python_version", "platform", "created"} <= set(metadata)
     assert metadata["wall_seconds"] == pytest.approx(history.epoch_seconds.sum())
+    assert metadata["sessions"][0]["seconds"] >= metadata["wall_seconds"]  # the session's wall time includes set-up
+    assert metadata["device"]["fused_sgd"] is False and "cuda_version" in metadata
     assert (history.train_seconds > 0).all() and (history.epoch_seconds >= history.train_seconds).all()
     assert history.train_loss[-1] < history.train_loss[0]
 
@@ -228,3 +228,74 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> N
     with pytest.raises(OSError, match="disk full"):
         atomic_write(target, fail_halfway)
     assert target.read_bytes() == b"good" and [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"lr": float("inf")}, "lr must be a finite number, got inf"),
+        ({"lr": float("nan")}, "lr must be a finite number, got nan"),
+        ({"lr_decay": float("inf")}, "lr_decay must be a finite number"),
+        ({"momentum": float("nan")}, "momentum must be a finite number"),
+        ({"weight_decay": float("inf")}, "weight_decay must be a finite number"),
+    ],
+)
+def test_non_finite_settings_are_refused(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**changes)  # type: ignore[arg-type]
+
+
+def test_a_record_folder_holding_another_run_is_refused(toy: CifarData, straight_run: Path, tmp_path: Path) -> None:
+    record_dir = tmp_path / "record"
+    shutil.copytree(straight_run / "record", record_dir)
+    before = {p.name: p.read_bytes() for p in record_dir.iterdir()}
+    wider = replace(TINY, width=8)
+    with pytest.raises(RecordError, match=r"holds the record of another run \(width=4 there, 8 now\)"):
+        train(wider, toy, tmp_path / "wider", CPU, record_dir=record_dir)
+    with pytest.raises(RecordError, match=r"a run started .* there, this one now"):
+        train(TINY, toy, tmp_path / "again", CPU, record_dir=record_dir)
+    assert {p.name: p.read_bytes() for p in record_dir.iterdir()} == before
+    # The run that made the record may write it again; --overwrite-record replaces another run's.
+    assert train(TINY, toy, straight_run, CPU, record_dir=record_dir).complete
+    one_epoch = RunOptions(device="cpu", progress=False, stop_after_epochs=1, overwrite_record=True)
+    train(wider, toy, tmp_path / "wider", one_epoch, record_dir=record_dir)
+    assert load_record(record_dir).settings["width"] == 8
+
+
+def test_a_run_whose_loss_becomes_non_finite_stops_and_keeps_its_good_epochs(toy: CifarData, tmp_path: Path) -> None:
+    exploding = replace(TINY, milestones=(1,), lr_decay=1e12)  # epoch 2 trains with learning rate 1e11
+    with pytest.raises(DivergedError, match=r"diverged in epoch 2 .*learning rate 1e\+11\); the record keeps epochs 1-1"):
+        train(exploding, toy, tmp_path, RunOptions(device="cpu", progress=False, record_every=5))
+    record = load_record(tmp_path / "record")
+    assert record.epochs_recorded == 1 and np.isfinite(record.history.val_loss).all()
+    assert torch.load(tmp_path / CHECKPOINT_FILE, weights_only=True)["history"]["epoch"] == [1]
+
+
+def test_temporary_files_of_a_killed_write_are_removed_on_the_next_start(toy: CifarData, tmp_path: Path) -> None:
+    dead_pid = subprocess.Popen(["true"])
+    dead_pid.wait()
+    stale = [tmp_path / f".{CHECKPOINT_FILE}.{dead_pid.pid}.tmp", tmp_path / "record" / f".arrays.npz.{dead_pid.pid}.tmp"]
+    live = tmp_path / f".{CHECKPOINT_FILE}.{os.getppid()}.tmp"  # another process writing: left alone
+    for path in (*stale, live):
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"half a checkpoint")
+    train(TINY, toy, tmp_path, RunOptions(device="cpu", progress=False, stop_after_epochs=1))
+    assert not any(path.exists() for path in stale) and live.exists()
+
+
+def test_checkpoints_every_n_epochs_still_resume_to_the_same_record(
+    toy: CifarData, straight_run: Path, tmp_path: Path
+) -> None:
+    assert Runtime.resolve(CPU).checkpoint_every == 1
+
+    def kill_in_epoch_3(epoch: int, step: int) -> None:
+        if (epoch, step) == (3, 1):
+            raise Killed
+
+    sparse = RunOptions(device="cpu", progress=False, checkpoint_every=2, record_every=5)
+    with pytest.raises(Killed):
+        train(TINY, toy, tmp_path, sparse, step_hook=kill_in_epoch_3)
+    assert torch.load(tmp_path / CHECKPOINT_FILE, weights_only=True)["history"]["epoch"] == [1, 2]
+    assert not (tmp_path / "record").exists()  # no record due before the end
+    assert train(TINY, toy, tmp_path, sparse).complete
+    assert_same_results(load_record(tmp_path / "record"), load_record(straight_run / "record"))

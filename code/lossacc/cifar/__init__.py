@@ -21,11 +21,12 @@ _SUBMODULE_OF = {
     "Thumbnails": "record",
     "load_record": "record",
     "ResNet18": "resnet",
-    "PRESETS": "train",
-    "ConfigError": "train",
-    "ResumeError": "train",
-    "RunOptions": "train",
-    "TrainConfig": "train",
+    "PRESETS": "config",
+    "ConfigError": "config",
+    "TrainConfig": "config",
+    "ResumeError": "checkpoint",
+    "RunOptions": "options",
+    "DivergedError": "train",
 }
 
 __all__ = sorted(_SUBMODULE_OF)

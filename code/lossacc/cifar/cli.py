@@ -8,9 +8,13 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import NoReturn
 
+from lossacc.cifar.checkpoint import ResumeError
+from lossacc.cifar.config import PRESETS, ConfigError, TrainConfig
 from lossacc.cifar.data import DataError, load_cifar10
+from lossacc.cifar.files import PathError, require_folder
+from lossacc.cifar.options import RunOptions, Runtime
 from lossacc.cifar.record import RecordError
-from lossacc.cifar.train import PRESETS, ConfigError, ResumeError, RunOptions, Runtime, TrainConfig, train
+from lossacc.cifar.train import DivergedError, train
 
 PROGRAM = "lossacc-train"
 
@@ -22,22 +26,26 @@ each validation image's loss and predicted class.
 The default is the recipe of the question behind the book: SGD, learning rate 0.1, Nesterov
 momentum 0.9, weight decay 1e-4, batch 128, learning rate x0.2 after epochs 60, 120 and 160,
 200 epochs, random crop (padding 4) and horizontal flip, full-width ResNet18 (a GPU job).
---preset cpu-laptop is a small version that finishes in under 10 minutes on a 2-core laptop.
-Any flag below overrides the preset.
+--preset cpu-laptop is a small version that finishes in about 10 minutes on a 2-core laptop;
+--preset rehearsal a seconds-long dress rehearsal. Any flag below overrides the preset.
 
-A checkpoint is saved after every epoch. Run the same command again after an interruption
-and training continues where it stopped, with the same result as an uninterrupted run.
+A checkpoint is saved after every epoch (every 10 on a GPU, see --checkpoint-every). Run the
+same command again after an interruption and training continues from the last checkpoint,
+with the same result as an uninterrupted run. A record folder that holds another run is never
+overwritten unless you pass --overwrite-record.
 """
 
 EPILOG = """\
-examples:
-  lossacc-train --preset cpu-laptop --data ../shared/data/cifar10-jpeg.tar.gz
-  lossacc-train --data download --run-dir runs/recipe            (the full recipe, on a GPU)
+examples (ARCHIVE: a CIFAR-10 archive you have, e.g. cifar-10-python.tar.gz):
+  lossacc-train --preset cpu-laptop --data ARCHIVE
+  lossacc-train --data download --run-dir runs/recipe            (the full recipe, on a GPU, online)
   lossacc-train --data cifar10/ --epochs 30 --milestones 15 25 --width 32 --train-size 10000
+  (an offline GPU machine: scripts/train_on_gpu.sh, see the README)
 
 outputs (relative to the current folder unless given):
   data/                  the decoded dataset cache (and the official archive, with --data download)
-  RUN_DIR/checkpoint.pt  the latest finished epoch (RUN_DIR defaults to runs/PRESET)
+  RUN_DIR/checkpoint.pt  the latest checkpoint (RUN_DIR defaults to runs/PRESET)
+  RUN_DIR/progress.json  the latest epoch's numbers and epoch times, for watching a run
   RUN_DIR/record/        summary.json + arrays.npz, read with lossacc.cifar.load_record
 """
 
@@ -123,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument(
         "--record-every", type=int, default=10, metavar="N", help="also write the record every N epochs (default: 10)"
     )
+    record.add_argument(
+        "--overwrite-record",
+        action="store_true",
+        help="replace the record folder even if it holds another run (refused by default)",
+    )
 
     run = parser.add_argument_group("running")
     run.add_argument("--device", default="auto", help="auto (GPU if there is one), cpu, cuda or cuda:N (default: auto)")
@@ -136,7 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="bf16 autocast (default: on for GPUs that support it)",
     )
     run.add_argument(
-        "--eval-batch-size", type=int, default=1000, metavar="N", help="batch size for evaluation (default: 1000)"
+        "--eval-batch-size", type=int, metavar="N", help="batch size for evaluation (default: 1000 on a GPU, 125 on a CPU)"
+    )
+    run.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="N",
+        help="checkpoint every N epochs, and with every record (default: 1 on a CPU, 10 on a GPU)",
     )
     resume = run.add_mutually_exclusive_group()
     resume.add_argument(
@@ -181,23 +200,38 @@ def config_from_arguments(arguments: argparse.Namespace) -> TrainConfig:
     return replace(PRESETS[arguments.preset], **given)
 
 
+def options_from_arguments(arguments: argparse.Namespace) -> RunOptions:
+    """The run options the flags ask for; unset flags leave the per-device defaults to :class:`Runtime`."""
+    return RunOptions(
+        device=arguments.device,
+        channels_last=arguments.channels_last,
+        bf16=arguments.bf16,
+        eval_batch_size=arguments.eval_batch_size,
+        progress=not arguments.quiet,
+        record_every=arguments.record_every,
+        checkpoint_every=arguments.checkpoint_every,
+        overwrite_record=arguments.overwrite_record,
+        stop_after_epochs=arguments.stop_after_epochs,
+        time_budget_seconds=arguments.time_budget,
+        resume=arguments.resume,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     run_dir = arguments.run_dir or Path("runs") / arguments.preset
     try:
         config = config_from_arguments(arguments)
-        options = RunOptions(
-            device=arguments.device,
-            channels_last=arguments.channels_last,
-            bf16=arguments.bf16,
-            eval_batch_size=arguments.eval_batch_size,
-            progress=not arguments.quiet,
-            record_every=arguments.record_every,
-            stop_after_epochs=arguments.stop_after_epochs,
-            time_budget_seconds=arguments.time_budget,
-            resume=arguments.resume,
-        )
+        options = options_from_arguments(arguments)
         Runtime.resolve(options)  # a bad --device fails before the data are read
+        for folder, what in (
+            (arguments.data_cache, "--data-cache"),
+            (run_dir, "--run-dir"),
+            (arguments.record_dir or run_dir / "record", "--record-dir"),
+        ):
+            require_folder(folder, what)
+        if options.progress:
+            print(f"reading CIFAR-10 from {arguments.data} (decoded once, then cached in {arguments.data_cache})", flush=True)
         data = load_cifar10(
             arguments.data,
             arguments.data_cache,
@@ -205,12 +239,12 @@ def main(argv: list[str] | None = None) -> int:
             progress=options.progress,
         )
         result = train(config, data, run_dir, options, record_dir=arguments.record_dir)
-    except (ConfigError, DataError, ResumeError, RecordError) as error:
+    except (ConfigError, DataError, ResumeError, RecordError, PathError, DivergedError) as error:
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(
-            f"\n{PROGRAM}: interrupted; finished epochs are saved in {run_dir}, run the same command to continue",
+            f"\n{PROGRAM}: interrupted; the last checkpoint in {run_dir} is kept, run the same command to continue",
             file=sys.stderr,
         )
         return 130

@@ -1,6 +1,6 @@
 """CIFAR-10 on disk -> verified uint8 arrays, decoded once and cached.
 
-Three layouts are read, each from a ``.tar.gz`` (or plain ``.tar``) or from the folder it
+Two layouts are read, each from a ``.tar.gz`` (or plain ``.tar``) or from the folder it
 unpacks to:
 
 * the official python release (``cifar-10-batches-py/data_batch_1..5``, ``test_batch``,
