@@ -62,16 +62,22 @@ def test_a_missing_or_disallowed_value_fails_the_build(tmp_path: Path, role: str
 
 
 def test_prose_right_after_a_hidden_cell_shows_its_values(tmp_path: Path) -> None:
-    hidden = nbformat.v4.new_code_cell("prose_numbers(share=0.25)\nprose_words(device='cpu')")
+    hidden = nbformat.v4.new_code_cell("prose_numbers(share=0.25)\nprose_words(device='cpu')\n"
+                                       "prose_markdown(verdict='It *rises*.')\nrun_table = markdown_table(['the run', '`a`'], [('b', 1)])")
     hidden.metadata["tags"] = ["remove-cell"]
+    table = nbformat.v4.new_code_cell("run_table", metadata={"tags": ["remove-input"], "mystnb": {"render_markdown_format": "myst"}})
     result = build_tiny_book(tmp_path, [
-        nbformat.v4.new_code_cell("from lossacc.notebook import prose, prose_numbers, prose_words"),
+        nbformat.v4.new_code_cell("from lossacc.notebook import markdown_table, prose, prose_markdown, prose_numbers, prose_words"),
         hidden,
-        nbformat.v4.new_markdown_cell('A share of {eval}`prose(share, ".1%")` on {eval}`device`.'),
+        nbformat.v4.new_markdown_cell('A share of {eval}`prose(share, ".1%")` on {eval}`device`. {eval}`verdict` More.'),
+        table,  # a pasted table, as scripts/convert_glue_to_eval.py writes it
     ])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     page = (tmp_path / "book" / "_build" / "html" / "chapter.html").read_text()
-    assert re.search(r"A share of <span[^>]*>25\.0%</span> on <span[^>]*>cpu</span>\.", page), page[page.find("A share"):][:400]
+    assert re.search(r"A share of <span[^>]*>25\.0%</span> on <span[^>]*>cpu</span>\. It <em>rises</em>\. More\.", page), (
+        page[page.find("A share"):][:400])
+    assert re.search(r"<table.*<th[^>]*><p>the run</p></th>\s*<th[^>]*><p><code[^>]*><span[^>]*>a</span></code></p></th>", page, re.DOTALL), (
+        page[page.find("<table"):][:600])
 
 
 def test_a_figure_cell_from_the_converter_is_a_numbered_figure(tmp_path: Path) -> None:
@@ -179,7 +185,7 @@ class SmallBook:
             capture_output=True, text=True, timeout=600, env=env,
         )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        return set(re.findall(r"(\w+)\.ipynb: Executing notebook", result.stdout + result.stderr))
+        return set(re.findall(r"(\w+)\.ipynb: Starting inline execution client", result.stdout + result.stderr))
 
     def page(self, name: str) -> str:
         return (self.root / "_build" / "html" / f"{name}.html").read_text()
@@ -191,6 +197,7 @@ def test_a_warm_rebuild_follows_the_library_the_records_and_the_packages(tmp_pat
     assert book.build() == {"labels", "records"}
     assert "label one" in book.page("labels") and "first.txt" in book.page("records")
     assert book.build() == set(), "nothing changed: nothing runs again"
+    assert not list(tmp_path.glob("*.db")), "inline execution: no execution cache is made in the book"
 
     book.write("code/shapes/words.py", "WORD = 'two'\n")  # imported by the labels notebook through shapes.names
     assert book.build() == {"labels"}
