@@ -18,7 +18,7 @@ In the code cells:
     glue_numbers(...), glue_words(...), glue_sentences(...)
         ->  prose_numbers(...), prose_words(...), prose_markdown(...)  (lossacc.notebook)
     glue("key", value, display=False)    ->  key = value
-    from myst_nb import glue             ->  removed; `prose` is imported with the other helpers
+    from myst_nb import glue             ->  removed; `prose` is imported in the first hidden code cell
 
 Idempotent: a converted notebook is left as it is. The notebooks are checked before any is
 written: a glue form it cannot convert, or prose that uses a value defined only further
@@ -40,7 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 GLUE_ROLE = re.compile(r"\{glue(?::(?:text|any|md))?:?\}`([^`]*)`")
 PASTE_DIRECTIVE = re.compile(
-    r"^(?P<fence>`{3,}|:{3,})\{(?P<kind>(?:glue|eval):figure|glue(?::(?:any|md))?)\}[ \t]+(?P<key>\S+)[ \t]*\n(?P<body>.*?)^(?P=fence)[ \t]*(?:\n|\Z)",
+    r"^(?P<fence>`{3,}|:{3,})\{(?P<kind>(?:glue|eval):figure|glue(?::(?:any|md))?)\}[ \t]+(?P<key>\S+)[ \t]*\n"
+    r"(?P<body>.*?)^(?P=fence)[ \t]*(?:\n|\Z)",
     re.MULTILINE | re.DOTALL)
 FENCE_OPEN = re.compile(r"^(`{3,}|:{3,})\S")
 FENCE_CLOSE = re.compile(r"^(`{3,}|:{3,})[ \t]*$")
@@ -54,6 +55,8 @@ RENAMED = {"glue_numbers": "prose_numbers", "glue_words": "prose_words", "glue_s
 # Options of a pasted-output directive -> the cell's `mystnb` metadata.
 OUTPUT_OPTIONS = {"format": "render_markdown_format"}
 HELPERS_IMPORT = re.compile(r"^from lossacc\.notebook import (\([^)]*\)|[^\n]+)$", re.MULTILINE)
+# Linters see no use of `prose` in the code: the Markdown cells' {eval} roles call it.
+PROSE_IMPORT = "from lossacc.notebook import prose  # noqa: F401 (the prose's {eval} roles call it)\n"
 MYST_NB_GLUE_IMPORT = re.compile(r"^from myst_nb import glue[ \t]*\n?", re.MULTILINE)
 
 
@@ -162,13 +165,7 @@ def convert_glue_calls(source: str, where: str) -> str:
 def imported_helpers(source: str) -> set[str]:
     """The names a cell imports from ``lossacc.notebook``."""
     return {name.strip() for match in HELPERS_IMPORT.finditer(source)
-            for name in match.group(1).strip("()").replace("\n", " ").split(",") if name.strip()}
-
-
-def import_prose(source: str) -> str:
-    """Add ``prose`` to the cell's ``from lossacc.notebook import ...`` line."""
-    names = ", ".join(sorted(imported_helpers(source) | {"prose"}))
-    return HELPERS_IMPORT.sub(f"from lossacc.notebook import {names}", source, count=1)
+            for name in match.group(1).split("#")[0].strip("() ").replace("\n", " ").split(",") if name.strip()}
 
 
 def convert_code(source: str, where: str) -> str:
@@ -240,11 +237,8 @@ def convert_notebook(path: Path) -> Converted:
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     uses_prose = any("{eval}`prose(" in cell.source for cell in notebook.cells if cell.cell_type == "markdown")
     if uses_prose and code and not any("prose" in imported_helpers(cell.source) for cell in code):
-        with_import = next((cell for cell in code if HELPERS_IMPORT.search(cell.source)), None)
-        if with_import is not None:
-            with_import.source = import_prose(with_import.source)
-        else:
-            code[0].source = "from lossacc.notebook import prose\n" + code[0].source
+        hidden = next((cell for cell in code if "remove-cell" in cell.metadata.get("tags", [])), code[0])
+        hidden.source = PROSE_IMPORT + hidden.source
         result.changed = True
     result.problems += used_before_defined(path, notebook.cells)
     return result

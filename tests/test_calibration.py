@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
+
 from lossacc import calibration
 from lossacc.calibration import (
     NUM_BINS,
@@ -24,7 +26,6 @@ from lossacc.calibration import (
     temperature_readouts,
 )
 from lossacc.metrics import softmax
-from torch.nn import functional as F
 
 
 def ece_by_loop(logits: np.ndarray, labels: np.ndarray, bins: int) -> float:

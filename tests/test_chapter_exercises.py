@@ -7,8 +7,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import toc_notebooks
 from nbclient import NotebookClient
+
+from conftest import toc_notebooks
 
 PLACEHOLDER_ANSWER = re.compile(r"^answer = .*$", re.MULTILINE)
 PLACEHOLDER_FUNCTION = re.compile(r"^def \w+\(.*\):\n    \.\.\.  # your code$", re.MULTILINE)

@@ -13,6 +13,7 @@ import pytest
 from conftest import ROOT
 
 SCRIPT = ROOT / "scripts" / "convert_glue_to_eval.py"
+PROSE_IMPORT = "from lossacc.notebook import prose  # noqa: F401 (the prose's {eval} roles call it)\n"
 
 
 def write_notebook(path: Path, cells: list[tuple[str, str]]) -> Path:
@@ -42,7 +43,7 @@ def test_roles_and_helper_calls_are_rewritten(tmp_path: Path) -> None:
     result = convert(notebook)
     assert result.returncode == 0, result.stderr
     assert sources(notebook) == [
-        "import numpy as np\nfrom lossacc.notebook import markdown_table, prose, prose_numbers, prose_words",
+        PROSE_IMPORT + "import numpy as np\nfrom lossacc.notebook import prose_numbers, prose_words, markdown_table",
         "prose_numbers(loss=0.5, **{f'acc_{k}': k / 4 for k in (1, 2)})\nprose_words(device='cpu')",
         ('Loss {eval}`prose(loss, ".3f")`, accuracy {eval}`prose(acc_1, ".1%")` and {eval}`acc_2`\n'
          'on {eval}`device`; {eval}`loss` ({eval}`prose(loss, "+.4f")`, {eval}`prose(loss, ",.0f")`).'),
@@ -59,7 +60,7 @@ def test_glue_calls_become_names_and_figures_become_figure_cells(tmp_path: Path)
     assert convert(notebook).returncode == 0
     cells = nbformat.read(notebook, as_version=4).cells
     assert [cell.source for cell in cells] == [
-        ("from lossacc.notebook import prose\nimport matplotlib.pyplot as plt\n\nfig, ax = plt.subplots()\n"
+        (PROSE_IMPORT + "import matplotlib.pyplot as plt\n\nfig, ax = plt.subplots()\n"
          "loss_curve = fig\nshare = 0.25"),
         'A share of {eval}`prose(share, ".0%")`.',
         "loss_curve",
