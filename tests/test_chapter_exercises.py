@@ -44,8 +44,10 @@ def test_the_shown_solutions_pass_the_check_cells(path: Path) -> None:
         code = SOLUTION_CODE.search(solution)
         assert code is not None, f"{path.name}, cell {i}: the solution shows no code"
         placeholder = PLACEHOLDER_FUNCTION if PLACEHOLDER_FUNCTION.search(notebook.cells[i].source) else PLACEHOLDER_ANSWER
-        solution_code = code.group(1)
-        notebook.cells[i].source, count = placeholder.subn(lambda _, text=solution_code: text, notebook.cells[i].source)
+        def solution(_: re.Match[str], text: str = code.group(1)) -> str:  # the code as it is, backslashes too
+            return text
+
+        notebook.cells[i].source, count = placeholder.subn(solution, notebook.cells[i].source)
         assert count == 1, f"{path.name}, cell {i}: no single placeholder to replace"
     NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     verdicts = ["".join(output.get("text", "") for output in notebook.cells[i].outputs).strip() for i in checks]

@@ -89,7 +89,7 @@ def prose_words(**values: object) -> None:
     _define(sys._getframe(1).f_globals, values, lambda value: ProseText(str(value)))
 
 
-def prose_markdown(**values: str) -> None:
+def prose_markdown(**values: object) -> None:
     """Define each value as Markdown text of the calling notebook, for ``{eval}`name```: whole
     sentences that depend on the numbers, with their own emphasis."""
     _define(sys._getframe(1).f_globals, values, lambda value: ProseMarkdown(str(value)))
