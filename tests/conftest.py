@@ -46,11 +46,12 @@ class BookBuild:
     jupyter_execute: Path  # MyST-NB writes each notebook there as its page executed it
     returncode: int
     log: str
+    root: Path = ROOT  # the book that was built
 
     def executed(self, notebook: Path) -> nbformat.NotebookNode:
         """``notebook`` as this build executed it; fails the test, with the cell's traceback,
         if it did not run through."""
-        page = notebook.relative_to(ROOT).with_suffix("")
+        page = notebook.relative_to(self.root).with_suffix("")
         report = self.html / "reports" / f"{page}.err.log"  # MyST-NB's traceback of a failed execution
         if report.is_file():
             pytest.fail(f"{notebook.name} did not execute to the end:\n{report.read_text()}")

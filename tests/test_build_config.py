@@ -14,12 +14,13 @@ import anywidget
 import nbformat
 import pytest
 
-from conftest import ROOT, write_book_config
+from conftest import ROOT, BookBuild, write_book_config
 from page_dependencies import Library, imported_modules
 from web_assets import ANYWIDGET
 
 
-def build_tiny_book(tmp_path: Path, notebook_cells: list[nbformat.NotebookNode]) -> subprocess.CompletedProcess[str]:
+def build_tiny_book(tmp_path: Path, notebook_cells: list[nbformat.NotebookNode],
+                    sphinx_config: dict[str, object] | None = None) -> subprocess.CompletedProcess[str]:
     """Build (again, if it is there) a one-chapter book with the book's own _config.yml and extensions."""
     book = tmp_path / "book"
     if not book.exists():
@@ -30,7 +31,7 @@ def build_tiny_book(tmp_path: Path, notebook_cells: list[nbformat.NotebookNode])
         notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Chapter"), *notebook_cells])
         notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(notebook, book / "chapter.ipynb")
-        write_book_config(book / "_config.yml")
+        write_book_config(book / "_config.yml", sphinx_config=sphinx_config)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     return subprocess.run(
         [str(jupyter_book), "build", str(book), "--warningiserror", "--nitpick", "--keep-going"],
@@ -43,6 +44,20 @@ def test_a_cell_error_fails_the_build(tmp_path: Path) -> None:
     result = build_tiny_book(tmp_path, [nbformat.v4.new_code_cell("raise RuntimeError('broken cell')")])
     assert result.returncode != 0
     assert "broken cell" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_a_failing_notebook_is_reported_on_its_own_with_its_traceback(tmp_path: Path) -> None:
+    """As the test build (conftest.book_build) reports a notebook that fails."""
+    cells = [nbformat.v4.new_code_cell("raise RuntimeError('broken cell')"), nbformat.v4.new_code_cell("print('never runs')")]
+    result = build_tiny_book(tmp_path, cells, sphinx_config={"nb_execution_raise_on_error": False})
+    build_folder = tmp_path / "book" / "_build"
+    build = BookBuild(build_folder / "html", build_folder / "jupyter_execute", result.returncode, result.stdout + result.stderr,
+                      root=tmp_path / "book")
+    assert build.returncode != 0
+    reported = r"(?s)chapter\.ipynb did not execute to the end:.*CellExecutionError.*raise RuntimeError\('broken cell'\)"
+    with pytest.raises(pytest.fail.Exception, match=reported):
+        build.executed(tmp_path / "book" / "chapter.ipynb")
 
 
 @pytest.mark.slow
