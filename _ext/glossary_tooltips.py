@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from docutils import nodes
+from docutils import nodes  # type: ignore[import-untyped]  # no stubs in the locked environment
 from sphinx import addnodes
 from sphinx.application import Sphinx
 

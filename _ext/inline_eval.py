@@ -26,5 +26,5 @@ def render_markdown_after_cells_above(self: Any, token: Any) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, bool]:
-    MditRenderMixin.render_nb_cell_markdown = render_markdown_after_cells_above  # type: ignore[method-assign]
+    MditRenderMixin.render_nb_cell_markdown = render_markdown_after_cells_above
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,8 +1,7 @@
 """Sphinx extension: a page is built again when anything it was computed from changes.
 
-Sphinx re-reads a page when its source file changes, and MyST-NB's execution cache is keyed
-on a notebook's code cells alone, so neither notices a change of the library a notebook
-imports, of the records it reads or of the installed packages. This extension gives each page
+Sphinx re-reads a page when its source file changes, and so does not notice a change of the
+library a notebook imports, of the records it reads or of the installed packages. This extension gives each page
 a fingerprint (a SHA-256) of what it was computed from:
 
 * every page: the installed Python packages and versions, the Python version, and the
@@ -14,8 +13,9 @@ a fingerprint (a SHA-256) of what it was computed from:
   notebook that reads ``"records"`` depends on every file under ``records/``).
 
 Before Sphinx reads, a page whose fingerprint differs from the one it was last built with
-(or that has none) is read again, and a notebook's cached execution is dropped so that it
-runs again. A page whose inputs did not change is neither read nor executed.
+(or that has none) is read again; the book executes notebooks inline (``execute_notebooks:
+inline``, no execution cache), so reading a notebook runs it. A page whose inputs did not
+change is neither read nor executed.
 
 A build that ended with warnings (errors, with ``--warningiserror --keep-going``) keeps no
 environment, so the next build reads every page again and reports the same problems; Sphinx
@@ -141,18 +141,6 @@ def notebook_code(path: Path) -> str:
     return "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
 
 
-def drop_cached_execution(cache_path: Path, notebook: Path) -> None:
-    """Remove every cached execution of ``notebook`` from MyST-NB's jupyter-cache."""
-    if not cache_path.exists():
-        return
-    from jupyter_cache import get_cache
-
-    cache = get_cache(cache_path)
-    for record in cache.list_cache_records():
-        if Path(record.uri).resolve() == notebook.resolve():
-            cache.remove_cache(record.pk)
-
-
 def page_fingerprint(app: Sphinx, docname: str, environment: str, library: Library) -> str:
     """The fingerprint of one page (see the module docstring)."""
     source = Path(app.env.doc2path(docname))
@@ -183,21 +171,10 @@ def outdated_pages(app: Sphinx, env: BuildEnvironment, added: set[str], changed:
     library = Library(Path(app.srcdir, app.config.page_dependencies_library))
     current = {docname: page_fingerprint(app, docname, environment, library) for docname in sorted(env.found_docs)}
     stale = [docname for docname, fingerprint in current.items() if built.get(docname) != fingerprint]
-    cache_path = Path(app.config.nb_execution_cache_path)
-    for docname in stale:
-        source = Path(env.doc2path(docname))
-        if source.suffix == ".ipynb":
-            drop_cached_execution(cache_path, source)
     env.page_fingerprints = current  # type: ignore[attr-defined]  # saved with the environment
     if stale and built:
         logger.info(f"[page_dependencies] inputs changed for: {', '.join(stale)}")
     return [docname for docname in stale if docname not in added | changed]
-
-
-def anchor_execution_cache(app: Sphinx, config: Any) -> None:
-    """Resolve a relative execution cache path against the book, not the folder the build runs in
-    (MyST-NB would take it relative to the working directory)."""
-    config.nb_execution_cache_path = str(Path(app.srcdir, config.nb_execution_cache_path))
 
 
 def forget_a_build_with_warnings(app: Sphinx, exception: Exception | None) -> None:
@@ -209,7 +186,6 @@ def forget_a_build_with_warnings(app: Sphinx, exception: Exception | None) -> No
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("page_dependencies_library", "code", "env")
     app.add_config_value("page_dependencies_data", [], "env")
-    app.connect("config-inited", anchor_execution_cache)
     app.connect("env-get-outdated", outdated_pages)
     app.connect("build-finished", forget_a_build_with_warnings)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -34,7 +34,9 @@ PRINT_CSS = """
 pre, pre code, .highlight pre, .output pre { white-space: pre-wrap !important; overflow-wrap: anywhere !important;
   font-size: 10.5px !important; }
 pre, .highlight, .cell, .cell_input, .cell_output, div.output { break-inside: auto !important; }
-.cell_output, .cell_input, .highlight, div.output, .pst-scrollable-table-container { overflow: visible !important; max-width: 100% !important; }
+.cell_output, .cell_input, .highlight, div.output, .pst-scrollable-table-container {
+  overflow: visible !important; max-width: 100% !important;
+}
 td, th { overflow-wrap: anywhere !important; }
 img { max-width: 100% !important; height: auto !important; }
 table { max-width: 100% !important; }

@@ -5,14 +5,20 @@ Usage: python scripts/convert_glue_to_eval.py [NOTEBOOK ...]   (default: chapter
 In the prose (Markdown cells):
     {glue:text}`key:.3f`    ->  {eval}`prose(key, ".3f")`
     {glue:text}`key`, {glue}`key`, {glue:}`key`, {glue:any}`key`, {glue:md}`key`  ->  {eval}`key`
+        (a value glued as Markdown, e.g. by glue_sentences, is defined by prose_markdown,
+        whose Markdown display the {eval} role renders as Markdown, inline)
+    a {glue}, {glue:any} or {glue:md} directive (a pasted output, such as a Markdown table)
+        ->  a code cell showing the value, right where the directive was, its input removed;
+        `:format: myst` becomes the cell's `mystnb.render_markdown_format`
     a {glue:figure} (or {eval:figure}) directive  ->  a code cell showing the figure, right
         where the directive was, its input removed on the site and its caption, name and alt
-        text in the cell's `mystnb` metadata: JupyterLab renders neither directive, and shows
-        the cell's output as it is
+        text in the cell's `mystnb` metadata (glue roles in the caption become eval roles):
+        JupyterLab renders neither directive, and shows the cell's output as it is
 In the code cells:
-    glue_numbers(...), glue_words(...)   ->  prose_numbers(...), prose_words(...)  (lossacc.notebook)
+    glue_numbers(...), glue_words(...), glue_sentences(...)
+        ->  prose_numbers(...), prose_words(...), prose_markdown(...)  (lossacc.notebook)
     glue("key", value, display=False)    ->  key = value
-    from myst_nb import glue             ->  removed; `prose` is imported with the other helpers
+    from myst_nb import glue             ->  removed; `prose` is imported in the first hidden code cell
 
 Idempotent: a converted notebook is left as it is. The notebooks are checked before any is
 written: a glue form it cannot convert, or prose that uses a value defined only further
@@ -33,8 +39,9 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 
 GLUE_ROLE = re.compile(r"\{glue(?::(?:text|any|md))?:?\}`([^`]*)`")
-FIGURE_DIRECTIVE = re.compile(
-    r"^(?P<fence>`{3,}|:{3,})\{(?:glue|eval):figure\}[ \t]+(?P<key>\S+)[ \t]*\n(?P<body>.*?)^(?P=fence)[ \t]*(?:\n|\Z)",
+PASTE_DIRECTIVE = re.compile(
+    r"^(?P<fence>`{3,}|:{3,})\{(?P<kind>(?:glue|eval):figure|glue(?::(?:any|md))?)\}[ \t]+(?P<key>\S+)[ \t]*\n"
+    r"(?P<body>.*?)^(?P=fence)[ \t]*(?:\n|\Z)",
     re.MULTILINE | re.DOTALL)
 FENCE_OPEN = re.compile(r"^(`{3,}|:{3,})\S")
 FENCE_CLOSE = re.compile(r"^(`{3,}|:{3,})[ \t]*$")
@@ -44,8 +51,12 @@ FIGURE_OPTIONS = {"name": ("figure", "name"), "align": ("figure", "align"), "fig
                   "class": ("image", "classes")}
 ANY_GLUE = re.compile(r"\{glue[^}]*\}")
 EVAL_NAMES = re.compile(r"\{eval\}`(?:prose\()?([A-Za-z_]\w*)")
-RENAMED = {"glue_numbers": "prose_numbers", "glue_words": "prose_words"}
+RENAMED = {"glue_numbers": "prose_numbers", "glue_words": "prose_words", "glue_sentences": "prose_markdown"}
+# Options of a pasted-output directive -> the cell's `mystnb` metadata.
+OUTPUT_OPTIONS = {"format": "render_markdown_format"}
 HELPERS_IMPORT = re.compile(r"^from lossacc\.notebook import (\([^)]*\)|[^\n]+)$", re.MULTILINE)
+# Linters see no use of `prose` in the code: the Markdown cells' {eval} roles call it.
+PROSE_IMPORT = "from lossacc.notebook import prose  # noqa: F401 (the prose's {eval} roles call it)\n"
 MYST_NB_GLUE_IMPORT = re.compile(r"^from myst_nb import glue[ \t]*\n?", re.MULTILINE)
 
 
@@ -81,18 +92,35 @@ def figure_cell(match: re.Match[str], where: str) -> nbformat.NotebookNode:
     return cell
 
 
-def split_out_figures(cell: nbformat.NotebookNode, where: str) -> list[nbformat.NotebookNode]:
-    """A Markdown cell split around its figure directives, each replaced by a figure cell."""
+def output_cell(match: re.Match[str], where: str) -> nbformat.NotebookNode:
+    """The code cell that shows the value a glue directive pasted (``:format:`` kept)."""
+    key, body = match.group("key"), match.group("body")
+    if not key.isidentifier():
+        raise ConversionError(f"{where}: the value {key!r} needs a Python name; convert it by hand")
+    metadata: dict[str, str] = {}
+    for line in body.strip().splitlines():
+        option, _, value = line.strip().lstrip(":").partition(":")
+        if option not in OUTPUT_OPTIONS:
+            raise ConversionError(f"{where}: the glue option :{option}: has no cell-metadata form; convert it by hand")
+        metadata[OUTPUT_OPTIONS[option]] = value.strip()
+    cell = nbformat.v4.new_code_cell(key, metadata={"mystnb": metadata, "tags": ["remove-input"]} if metadata
+                                     else {"tags": ["remove-input"]})
+    cell["id"] = "output-" + re.sub(r"[^A-Za-z0-9-]", "-", key)[:50]
+    return cell
+
+
+def split_out_pasted(cell: nbformat.NotebookNode, where: str) -> list[nbformat.NotebookNode]:
+    """A Markdown cell split around its figure and pasted-output directives, each replaced by a code cell."""
     pieces: list[nbformat.NotebookNode] = []
     start = 0
-    for match in FIGURE_DIRECTIVE.finditer(cell.source):
+    for match in PASTE_DIRECTIVE.finditer(cell.source):
         before = cell.source[start:match.start()]
         lines = cell.source[:match.start()].splitlines()
         if sum(bool(FENCE_OPEN.match(line)) for line in lines) != sum(bool(FENCE_CLOSE.match(line)) for line in lines):
-            raise ConversionError(f"{where}: a figure directive inside another block; convert it by hand")
+            raise ConversionError(f"{where}: a {{{match.group('kind')}}} directive inside another block; convert it by hand")
         if before.strip():
             pieces.append(nbformat.v4.new_markdown_cell(before.strip("\n"), metadata=dict(cell.metadata)))
-        pieces.append(figure_cell(match, where))
+        pieces.append(figure_cell(match, where) if match.group("kind").endswith("figure") else output_cell(match, where))
         start = match.end()
     if not pieces:
         return [cell]
@@ -137,13 +165,7 @@ def convert_glue_calls(source: str, where: str) -> str:
 def imported_helpers(source: str) -> set[str]:
     """The names a cell imports from ``lossacc.notebook``."""
     return {name.strip() for match in HELPERS_IMPORT.finditer(source)
-            for name in match.group(1).strip("()").replace("\n", " ").split(",") if name.strip()}
-
-
-def import_prose(source: str) -> str:
-    """Add ``prose`` to the cell's ``from lossacc.notebook import ...`` line."""
-    names = ", ".join(sorted(imported_helpers(source) | {"prose"}))
-    return HELPERS_IMPORT.sub(f"from lossacc.notebook import {names}", source, count=1)
+            for name in match.group(1).split("#")[0].strip("() ").replace("\n", " ").split(",") if name.strip()}
 
 
 def convert_code(source: str, where: str) -> str:
@@ -190,7 +212,7 @@ def convert_notebook(path: Path) -> Converted:
     cells: list[nbformat.NotebookNode] = []
     for index, cell in enumerate(notebook.cells):
         try:
-            cells += split_out_figures(cell, f"{path.name}, cell {index}") if cell.cell_type == "markdown" else [cell]
+            cells += split_out_pasted(cell, f"{path.name}, cell {index}") if cell.cell_type == "markdown" else [cell]
         except ConversionError as error:
             result.problems.append(str(error))
             cells.append(cell)
@@ -208,14 +230,15 @@ def convert_notebook(path: Path) -> Converted:
             result.problems.append(f"{where}: convert {ANY_GLUE.search(new).group(0)} by hand")  # type: ignore[union-attr]
         result.changed |= new != cell.source
         cell.source = new
+        caption = cell.metadata.get("mystnb", {}).get("figure", {}).get("caption")
+        if caption is not None and convert_markdown(caption) != caption:
+            cell.metadata["mystnb"]["figure"]["caption"] = convert_markdown(caption)
+            result.changed = True
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     uses_prose = any("{eval}`prose(" in cell.source for cell in notebook.cells if cell.cell_type == "markdown")
     if uses_prose and code and not any("prose" in imported_helpers(cell.source) for cell in code):
-        with_import = next((cell for cell in code if HELPERS_IMPORT.search(cell.source)), None)
-        if with_import is not None:
-            with_import.source = import_prose(with_import.source)
-        else:
-            code[0].source = "from lossacc.notebook import prose\n" + code[0].source
+        hidden = next((cell for cell in code if "remove-cell" in cell.metadata.get("tags", [])), code[0])
+        hidden.source = PROSE_IMPORT + hidden.source
         result.changed = True
     result.problems += used_before_defined(path, notebook.cells)
     return result

@@ -15,7 +15,6 @@ from typing import Any
 import nbformat
 import pytest
 import yaml
-from jupyter_cache import get_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "_ext"))  # web_assets: the table of the vendored front-end versions
@@ -28,14 +27,12 @@ def toc_notebooks() -> list[Path]:
     return [ROOT / f"{name}.ipynb" for name in files if (ROOT / f"{name}.ipynb").exists()]
 
 
-def write_book_config(path: Path, execution_cache: Path | None = None, sphinx_config: dict[str, Any] | None = None) -> Path:
+def write_book_config(path: Path, sphinx_config: dict[str, Any] | None = None) -> Path:
     """Write a copy of the book's _config.yml at ``path``, its relative paths made absolute and
     ``sphinx_config`` merged into its Sphinx settings."""
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["sphinx"]["local_extensions"] = {name: str(ROOT / where) for name, where in config["sphinx"]["local_extensions"].items()}
     config["bibtex_bibfiles"] = [str(ROOT / bib) for bib in config.get("bibtex_bibfiles", [])]
-    if execution_cache is not None:
-        config["execute"]["cache"] = str(execution_cache)
     config["sphinx"]["config"].update(sphinx_config or {})
     path.write_text(yaml.safe_dump(config))
     return path
@@ -43,46 +40,44 @@ def write_book_config(path: Path, execution_cache: Path | None = None, sphinx_co
 
 @dataclass(frozen=True)
 class BookBuild:
-    """One build of the whole book: its site, its execution cache and how it ended."""
+    """One build of the whole book: its site, the notebooks it executed and how it ended."""
 
     html: Path
-    execution_cache: Path
+    jupyter_execute: Path  # MyST-NB writes each notebook there as its page executed it
     returncode: int
     log: str
+    root: Path = ROOT  # the book that was built
 
     def executed(self, notebook: Path) -> nbformat.NotebookNode:
         """``notebook`` as this build executed it; fails the test, with the cell's traceback,
         if it did not run through."""
-        cache = get_cache(str(self.execution_cache))
-        try:
-            record = cache.match_cache_notebook(nbformat.read(notebook, as_version=4))
-        except KeyError:
-            try:
-                traceback = cache.get_project_record(str(notebook)).traceback or "(no traceback recorded)"
-            except KeyError:
-                traceback = f"the build never executed it:\n{self.log[-3000:]}"
-            pytest.fail(f"{notebook.name} did not execute to the end:\n{traceback}")
-        return cache.get_cache_bundle(record.pk).nb
+        page = notebook.relative_to(self.root).with_suffix("")
+        report = self.html / "reports" / f"{page}.err.log"  # MyST-NB's traceback of a failed execution
+        if report.is_file():
+            pytest.fail(f"{notebook.name} did not execute to the end:\n{report.read_text()}")
+        executed = self.jupyter_execute / f"{page}.ipynb"
+        if not executed.is_file():
+            pytest.fail(f"{notebook.name}: the build never executed it:\n{self.log[-3000:]}")
+        return nbformat.read(executed, as_version=4)
 
 
 @pytest.fixture(scope="session")
 def book_build(tmp_path_factory: pytest.TempPathFactory) -> BookBuild:
-    """Build the whole book once per test run, from scratch (its own execution cache).
+    """Build the whole book once per test run, from scratch, in a folder of its own.
 
     This build's execution of the notebooks is the notebook test's too (tests/test_notebooks.py):
     they run once. A failing notebook does not stop the build here, so that each is executed
     and reported on its own; the build still fails (warnings are errors).
     """
     out = tmp_path_factory.mktemp("book")
-    cache = out / "jupyter_cache"
-    config_path = write_book_config(out / "_config.yml", execution_cache=cache, sphinx_config={"nb_execution_raise_on_error": False})
+    config_path = write_book_config(out / "_config.yml", sphinx_config={"nb_execution_raise_on_error": False})
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     result = subprocess.run(
         [str(jupyter_book), "build", str(ROOT), "--config", str(config_path), "--path-output", str(out),
          "--warningiserror", "--nitpick", "--keep-going"],
         capture_output=True, text=True, timeout=1800,
     )
-    return BookBuild(out / "_build" / "html", cache, result.returncode, result.stdout + result.stderr)
+    return BookBuild(out / "_build" / "html", out / "_build" / "jupyter_execute", result.returncode, result.stdout + result.stderr)
 
 
 @pytest.fixture(scope="session")

@@ -105,7 +105,8 @@
       const texts = [...svg.querySelectorAll("text")].filter((t) => t.textContent.trim());
       const boxes = texts.map((t) => t.getBoundingClientRect());
       texts.forEach((text, i) => {
-        const size = parseFloat(getComputedStyle(text).fontSize) * (text.getScreenCTM() ? text.getScreenCTM().a : 1);
+        const ctm = text.getScreenCTM();  // its scale is the length of a column: upright text has a = 0
+        const size = parseFloat(getComputedStyle(text).fontSize) * (ctm ? Math.hypot(ctm.a, ctm.b) : 1);
         if (size < 10.5) defects.push(`${name}: chart text at ${size.toFixed(1)} px: "${text.textContent}"`);
         const b = boxes[i];
         if (b.left < frame.left - 1 || b.right > frame.right + 1 || b.top < frame.top - 1 || b.bottom > frame.bottom + 1) {

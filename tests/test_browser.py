@@ -251,7 +251,7 @@ def test_live_trainer_trains_like_its_twin(offline_page: OfflinePage, site_url: 
     assert root.get_attribute("data-state") == "paused"
     page.get_by_role("button", name="Step one epoch").click()  # finish the epoch under way
     epochs_done = int(readout(page, "epoch"))
-    val_loss_path = page.locator(".lx-live svg path.lx-live-val.lx-loss-line").get_attribute("d")
+    val_loss_path = page.locator(".lx-live svg path.lx-live-val.lx-loss-line").get_attribute("d") or ""
     assert val_loss_path.count("L") == epochs_done - 1, "the validation-loss curve has a point per epoch"
 
     # The drop button: the readout falls ×0.2 and the next epochs train at the lower rate.

@@ -14,12 +14,13 @@ import anywidget
 import nbformat
 import pytest
 
-from conftest import ROOT, write_book_config
+from conftest import ROOT, BookBuild, write_book_config
 from page_dependencies import Library, imported_modules
 from web_assets import ANYWIDGET
 
 
-def build_tiny_book(tmp_path: Path, notebook_cells: list[nbformat.NotebookNode]) -> subprocess.CompletedProcess[str]:
+def build_tiny_book(tmp_path: Path, notebook_cells: list[nbformat.NotebookNode],
+                    sphinx_config: dict[str, object] | None = None) -> subprocess.CompletedProcess[str]:
     """Build (again, if it is there) a one-chapter book with the book's own _config.yml and extensions."""
     book = tmp_path / "book"
     if not book.exists():
@@ -30,7 +31,7 @@ def build_tiny_book(tmp_path: Path, notebook_cells: list[nbformat.NotebookNode])
         notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Chapter"), *notebook_cells])
         notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(notebook, book / "chapter.ipynb")
-        write_book_config(book / "_config.yml")
+        write_book_config(book / "_config.yml", sphinx_config=sphinx_config)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     return subprocess.run(
         [str(jupyter_book), "build", str(book), "--warningiserror", "--nitpick", "--keep-going"],
@@ -43,6 +44,20 @@ def test_a_cell_error_fails_the_build(tmp_path: Path) -> None:
     result = build_tiny_book(tmp_path, [nbformat.v4.new_code_cell("raise RuntimeError('broken cell')")])
     assert result.returncode != 0
     assert "broken cell" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_a_failing_notebook_is_reported_on_its_own_with_its_traceback(tmp_path: Path) -> None:
+    """As the test build (conftest.book_build) reports a notebook that fails."""
+    cells = [nbformat.v4.new_code_cell("raise RuntimeError('broken cell')"), nbformat.v4.new_code_cell("print('never runs')")]
+    result = build_tiny_book(tmp_path, cells, sphinx_config={"nb_execution_raise_on_error": False})
+    build_folder = tmp_path / "book" / "_build"
+    build = BookBuild(build_folder / "html", build_folder / "jupyter_execute", result.returncode, result.stdout + result.stderr,
+                      root=tmp_path / "book")
+    assert build.returncode != 0
+    reported = r"(?s)chapter\.ipynb did not execute to the end:.*CellExecutionError.*raise RuntimeError\('broken cell'\)"
+    with pytest.raises(pytest.fail.Exception, match=reported):
+        build.executed(tmp_path / "book" / "chapter.ipynb")
 
 
 @pytest.mark.slow
@@ -62,16 +77,23 @@ def test_a_missing_or_disallowed_value_fails_the_build(tmp_path: Path, role: str
 
 
 def test_prose_right_after_a_hidden_cell_shows_its_values(tmp_path: Path) -> None:
-    hidden = nbformat.v4.new_code_cell("prose_numbers(share=0.25)\nprose_words(device='cpu')")
+    hidden = nbformat.v4.new_code_cell("prose_numbers(share=0.25)\nprose_words(device='cpu')\n"
+                                       "prose_markdown(verdict='It *rises*.')\nrun_table = markdown_table(['the run', '`a`'], [('b', 1)])")
     hidden.metadata["tags"] = ["remove-cell"]
+    table = nbformat.v4.new_code_cell("run_table", metadata={"tags": ["remove-input"], "mystnb": {"render_markdown_format": "myst"}})
     result = build_tiny_book(tmp_path, [
-        nbformat.v4.new_code_cell("from lossacc.notebook import prose, prose_numbers, prose_words"),
+        nbformat.v4.new_code_cell("from lossacc.notebook import markdown_table, prose, prose_markdown, prose_numbers, prose_words"),
         hidden,
-        nbformat.v4.new_markdown_cell('A share of {eval}`prose(share, ".1%")` on {eval}`device`.'),
+        nbformat.v4.new_markdown_cell('A share of {eval}`prose(share, ".1%")` on {eval}`device`. {eval}`verdict` More.'),
+        table,  # a pasted table, as scripts/convert_glue_to_eval.py writes it
     ])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     page = (tmp_path / "book" / "_build" / "html" / "chapter.html").read_text()
-    assert re.search(r"A share of <span[^>]*>25\.0%</span> on <span[^>]*>cpu</span>\.", page), page[page.find("A share"):][:400]
+    assert re.search(r"A share of <span[^>]*>25\.0%</span> on <span[^>]*>cpu</span>\. It <em>rises</em>\. More\.", page), (
+        page[page.find("A share"):][:400])
+    header = r"<th[^>]*><p>the run</p></th>\s*<th[^>]*><p><code[^>]*><span[^>]*>a</span></code></p></th>"
+    assert re.search(f"<table.*{header}", page, re.DOTALL), (
+        page[page.find("<table"):][:600])
 
 
 def test_a_figure_cell_from_the_converter_is_a_numbered_figure(tmp_path: Path) -> None:
@@ -179,7 +201,7 @@ class SmallBook:
             capture_output=True, text=True, timeout=600, env=env,
         )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        return set(re.findall(r"(\w+)\.ipynb: Executing notebook", result.stdout + result.stderr))
+        return set(re.findall(r"(\w+)\.ipynb: Starting inline execution client", result.stdout + result.stderr))
 
     def page(self, name: str) -> str:
         return (self.root / "_build" / "html" / f"{name}.html").read_text()
@@ -191,6 +213,7 @@ def test_a_warm_rebuild_follows_the_library_the_records_and_the_packages(tmp_pat
     assert book.build() == {"labels", "records"}
     assert "label one" in book.page("labels") and "first.txt" in book.page("records")
     assert book.build() == set(), "nothing changed: nothing runs again"
+    assert not list(tmp_path.glob("*.db")), "inline execution: no execution cache is made in the book"
 
     book.write("code/shapes/words.py", "WORD = 'two'\n")  # imported by the labels notebook through shapes.names
     assert book.build() == {"labels"}

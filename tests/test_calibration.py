@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
+
 from lossacc import calibration
 from lossacc.calibration import (
     NUM_BINS,
@@ -24,7 +27,6 @@ from lossacc.calibration import (
     temperature_readouts,
 )
 from lossacc.metrics import softmax
-from torch.nn import functional as F
 
 
 def ece_by_loop(logits: np.ndarray, labels: np.ndarray, bins: int) -> float:
@@ -174,7 +176,7 @@ BAD_INPUTS = {
 
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
 @pytest.mark.parametrize("function", [brier_score, reliability_bins, expected_calibration_error])
-def test_probability_views_refuse_bad_input(function, case: str) -> None:
+def test_probability_views_refuse_bad_input(function: Callable[..., object], case: str) -> None:
     probs, labels, message = BAD_INPUTS[case]
     with pytest.raises(ValueError, match=message):
         function(probs, labels)
@@ -208,8 +210,8 @@ def test_logits_passed_as_probabilities_used_to_give_an_impossible_ece() -> None
 def test_fit_and_judge_fits_on_one_part_and_judges_the_other() -> None:
     rng = np.random.default_rng(7)
     z = rng.normal(0, 1.5, size=(4000, 5))
-    labels = torch.multinomial(torch.softmax(torch.tensor(z), dim=1), 1, generator=torch.Generator().manual_seed(1))
-    labels = labels.squeeze(1).numpy()
+    drawn = torch.multinomial(torch.softmax(torch.tensor(z), dim=1), 1, generator=torch.Generator().manual_seed(1))
+    labels = drawn.squeeze(1).numpy()
     fit = np.arange(4000) % 2 == 0
     result = fit_and_judge_temperature(3 * z, labels, fit)  # three times too sure
     assert result.temperature == fit_temperature(3 * z[fit], labels[fit])

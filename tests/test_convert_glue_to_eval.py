@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from conftest import ROOT
 
 SCRIPT = ROOT / "scripts" / "convert_glue_to_eval.py"
+PROSE_IMPORT = "from lossacc.notebook import prose  # noqa: F401 (the prose's {eval} roles call it)\n"
 
 
 def write_notebook(path: Path, cells: list[tuple[str, str]]) -> Path:
@@ -41,7 +43,7 @@ def test_roles_and_helper_calls_are_rewritten(tmp_path: Path) -> None:
     result = convert(notebook)
     assert result.returncode == 0, result.stderr
     assert sources(notebook) == [
-        "import numpy as np\nfrom lossacc.notebook import markdown_table, prose, prose_numbers, prose_words",
+        PROSE_IMPORT + "import numpy as np\nfrom lossacc.notebook import prose_numbers, prose_words, markdown_table",
         "prose_numbers(loss=0.5, **{f'acc_{k}': k / 4 for k in (1, 2)})\nprose_words(device='cpu')",
         ('Loss {eval}`prose(loss, ".3f")`, accuracy {eval}`prose(acc_1, ".1%")` and {eval}`acc_2`\n'
          'on {eval}`device`; {eval}`loss` ({eval}`prose(loss, "+.4f")`, {eval}`prose(loss, ",.0f")`).'),
@@ -53,20 +55,39 @@ def test_glue_calls_become_names_and_figures_become_figure_cells(tmp_path: Path)
         ("code", ("from myst_nb import glue\nimport matplotlib.pyplot as plt\n\nfig, ax = plt.subplots()\n"
                   "glue('loss_curve', fig,\n     display=False)\nglue(\"share\", 0.25, display=False)")),
         ("markdown", ("A share of {glue:text}`share:.0%`.\n\n```{glue:figure} loss_curve\n:name: fig-loss\n"
-                      ":alt: A falling line.\n\nThe loss *falls*.\n```\n\nAs {numref}`fig-loss` shows.")),
+                      ":alt: A falling line.\n\nThe loss *falls* by {glue:text}`share:.0%`.\n```\n\nAs {numref}`fig-loss` shows.")),
     ])
     assert convert(notebook).returncode == 0
     cells = nbformat.read(notebook, as_version=4).cells
     assert [cell.source for cell in cells] == [
-        ("from lossacc.notebook import prose\nimport matplotlib.pyplot as plt\n\nfig, ax = plt.subplots()\n"
+        (PROSE_IMPORT + "import matplotlib.pyplot as plt\n\nfig, ax = plt.subplots()\n"
          "loss_curve = fig\nshare = 0.25"),
         'A share of {eval}`prose(share, ".0%")`.',
         "loss_curve",
         "As {numref}`fig-loss` shows.",
     ]
     assert cells[2].metadata == {"tags": ["remove-input"], "mystnb": {
-        "figure": {"caption": "The loss *falls*.", "name": "fig-loss"}, "image": {"alt": "A falling line."}}}
+        "figure": {"caption": 'The loss *falls* by {eval}`prose(share, ".0%")`.', "name": "fig-loss"}, "image": {"alt": "A falling line."}}}
     assert len({cell.id for cell in cells}) == 4
+
+
+def test_markdown_sentences_and_pasted_tables_are_rewritten(tmp_path: Path) -> None:
+    notebook = write_notebook(tmp_path / "chapter.ipynb", [
+        ("code", ("from myst_nb import glue\nfrom lossacc.notebook import glue_sentences, markdown_table\n"
+                  "glue('run_table', markdown_table(['a'], [[1]]), display=False)\nglue_sentences(verdict='It *rises*.')")),
+        ("markdown", "The run: {glue:md}`verdict`\n\n```{glue:md} run_table\n:format: myst\n```\n\nAfter."),
+        ("markdown", ":::{glue} verdict\n:::"),
+    ])
+    result = convert(notebook)
+    assert result.returncode == 0, result.stderr
+    cells = nbformat.read(notebook, as_version=4).cells
+    assert [cell.source for cell in cells] == [
+        ("from lossacc.notebook import prose_markdown, markdown_table\n"
+         "run_table = markdown_table(['a'], [[1]])\nprose_markdown(verdict='It *rises*.')"),
+        "The run: {eval}`verdict`", "run_table", "After.", "verdict",
+    ]
+    assert cells[2].metadata == {"tags": ["remove-input"], "mystnb": {"render_markdown_format": "myst"}}
+    assert cells[4].metadata == {"tags": ["remove-input"]}
 
 
 def test_a_converted_notebook_is_left_as_it_is(tmp_path: Path) -> None:
@@ -88,7 +109,11 @@ def test_a_converted_notebook_is_left_as_it_is(tmp_path: Path) -> None:
      "cell 0, line 2: convert this glue(...) call by hand"),
     ([("code", "x = 1"), ("markdown", "{glue:math}`x`")], "cell 1: convert {glue:math} by hand"),
     ([("code", "x = 1"), ("markdown", ":::{dropdown} Plot\n```{glue:figure} x\nCaption.\n```\n:::")],
-     "cell 1: a figure directive inside another block; convert it by hand"),
+     "cell 1: a {glue:figure} directive inside another block; convert it by hand"),
+    ([("code", "x = 1"), ("markdown", ":::{note}\n```{glue:md} x\n```\n:::")],
+     "cell 1: a {glue:md} directive inside another block; convert it by hand"),
+    ([("code", "x = 1"), ("markdown", "```{glue:md} x\n:class: wide\n```")],
+     "cell 1: the glue option :class: has no cell-metadata form; convert it by hand"),
     ([("code", "x = 1"), ("markdown", "```{glue:figure} x\n:scale: 50\n\nCaption.\n```")],
      "cell 1: the figure option :scale: has no cell-metadata form; convert it by hand"),
 ])
@@ -113,5 +138,5 @@ def test_the_chapters_are_converted() -> None:
     """After merging chapters written with glue, run: python scripts/convert_glue_to_eval.py"""
     for notebook in sorted((ROOT / "chapters").glob("*.ipynb")):
         text = notebook.read_text()
-        assert "{glue" not in text and "glue_numbers(" not in text and "glue_words(" not in text, (
+        assert not re.search(r"\{glue|\bglue(_numbers|_words|_sentences)?\(|myst_nb import glue", text), (
             f"{notebook.name} still uses glue: run python scripts/convert_glue_to_eval.py")

@@ -11,13 +11,14 @@ from xml.dom import minidom
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
+
 from lossacc import calibration
 from lossacc.calibration import brier_score, expected_calibration_error, fit_temperature
 from lossacc.cli import main
 from lossacc.diagnose import diagnose, double_softmax_ceiling, load_predictions
 from lossacc.metrics import softmax, top_k_accuracy
 from lossacc.run_analysis import loss_change_by_group
-from torch.nn import functional as F
 
 RNG = np.random.default_rng(0)
 LOGITS = (RNG.normal(0, 3, size=(9001, 12))).astype(np.float32)  # an odd count of rows
@@ -46,7 +47,7 @@ def test_numbers_agree_with_the_library_and_torch(tmp_path: Path) -> None:
     assert d.mean_loss == pytest.approx(F.cross_entropy(z, y).item(), rel=1e-12)
     assert d.accuracy == (LOGITS.argmax(axis=1) == LABELS).mean()
     assert d.top_k_accuracy == pytest.approx(top_k_accuracy(LOGITS, LABELS, 5), abs=1e-15)
-    recalls = [(LOGITS.argmax(axis=1)[LABELS == c] == c).mean() for c in range(12)]
+    recalls = [(LOGITS.argmax(axis=1)[c == LABELS] == c).mean() for c in range(12)]
     assert d.balanced_accuracy == pytest.approx(np.mean(recalls), abs=1e-15)
     assert d.ece == pytest.approx(expected_calibration_error(probs, LABELS), abs=1e-12)
     assert d.brier == pytest.approx(brier_score(probs, LABELS), abs=1e-12)

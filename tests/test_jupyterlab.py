@@ -7,6 +7,7 @@ from another host. A screenshot of each chapter lands in ``_build/jupyterlab/``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,9 +24,9 @@ import nbformat
 import pytest
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from test_browser import CHROMIUM, CHROMIUM_ARGS
 
 from conftest import ROOT, toc_notebooks
-from test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.slow
 
@@ -108,9 +109,15 @@ PROSE_PROBLEMS = """(expressions) => {
   if (prose.length === 0) problems.push('no Markdown cell rendered by jupyterlab-myst');
   for (const [i, node] of prose.entries()) {
     const text = node.textContent;  // folded dropdowns included
-    for (const raw of RAW_MYST) if (text.includes(raw)) problems.push(`prose ${i} shows ${raw}: ${text.slice(text.indexOf(raw), text.indexOf(raw) + 60)}`);
-    for (const code of node.querySelectorAll('code')) if (expressions.includes(code.textContent)) problems.push(`prose ${i} shows the expression ${code.textContent}, not its value`);
-    for (const error of node.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]')) problems.push(`prose ${i}: ${error.textContent}`);
+    for (const raw of RAW_MYST) {
+      if (text.includes(raw)) problems.push(`prose ${i} shows ${raw}: ${text.slice(text.indexOf(raw), text.indexOf(raw) + 60)}`);
+    }
+    for (const code of node.querySelectorAll('code')) {
+      if (expressions.includes(code.textContent)) problems.push(`prose ${i} shows the expression ${code.textContent}, not its value`);
+    }
+    for (const error of node.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]')) {
+      problems.push(`prose ${i}: ${error.textContent}`);
+    }
   }
   return problems;
 }""".replace("RAW_MYST", json.dumps(list(RAW_MYST)))
@@ -175,10 +182,10 @@ def test_chapter_reads_right_in_jupyterlab(jupyterlab: str, browser: Browser, no
         assert ran is True, "a cell failed when running all cells"
 
         expressions = eval_expressions(notebook)
-        try:  # jupyterlab-myst asks the kernel for each Markdown cell's values as it renders it
+        # jupyterlab-myst asks the kernel for each Markdown cell's values as it renders it; the
+        # problems still there after a minute are reported below.
+        with contextlib.suppress(PlaywrightTimeoutError):
             page.wait_for_function(f"({PROSE_PROBLEMS})({json.dumps(expressions)}).length === 0", timeout=60_000)
-        except PlaywrightTimeoutError:
-            pass  # the problems still there are reported below
         problems = page.evaluate(f"({PROSE_PROBLEMS})({json.dumps(expressions)})")
         assert not problems, "\n".join(problems[:20])
 

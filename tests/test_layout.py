@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import yaml
@@ -25,7 +26,7 @@ CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "_build" / "layout-screenshots"
 CHECKS = (Path(__file__).parent / "page_layout.js").read_text()
 WIDTHS = {"phone": 390, "laptop": 1280}
-SCHEMES = ("light", "dark")
+SCHEMES: tuple[Literal["light", "dark"], ...] = ("light", "dark")
 LONGEST_CODE_LINE = 88
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from IPython.core.formatters import format_display_data
 
-from lossacc.notebook import ProseText, glue_sentences, markdown_table, prose, prose_numbers, prose_words
+from lossacc.notebook import ProseText, markdown_table, prose, prose_markdown, prose_numbers, prose_words
 
 
 def run_cell(code: str, namespace: dict) -> dict:
@@ -14,7 +14,7 @@ def run_cell(code: str, namespace: dict) -> dict:
 
 
 def notebook_namespace() -> dict:
-    return {"np": np, "prose_numbers": prose_numbers, "prose_words": prose_words}
+    return {"np": np, "prose_numbers": prose_numbers, "prose_words": prose_words, "prose_markdown": prose_markdown}
 
 
 def test_prose_text_displays_without_quotes() -> None:
@@ -74,10 +74,10 @@ def test_a_notebook_variable_holding_that_value_is_kept() -> None:
     assert namespace["ratio"] == 20 and type(namespace["ratio"]) is int
 
 
-def test_sentences_are_glued_as_markdown(glued: dict) -> None:
-    glue_sentences(verdict="It *rises*.")
-    (value, display), = glued.values()
-    assert value.data == "It *rises*." and value._repr_markdown_() == "It *rises*." and display is False
+def test_sentences_display_as_markdown_and_as_their_text() -> None:
+    """{eval} renders a text/markdown result as Markdown (MyST-NB prefers it to text/plain)."""
+    namespace = run_cell("prose_markdown(verdict='It *rises*.')", notebook_namespace())
+    assert format_display_data(namespace["verdict"])[0] == {"text/markdown": "It *rises*.", "text/plain": "It *rises*."}
 
 
 def test_markdown_table() -> None:

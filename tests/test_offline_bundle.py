@@ -11,9 +11,10 @@ from types import SimpleNamespace
 
 import nbformat
 import pytest
-from conftest import ROOT, toc_notebooks
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+
+from conftest import ROOT, toc_notebooks
 
 sys.path.insert(0, str(ROOT / "_ext"))
 from offline_bundle import (

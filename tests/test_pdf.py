@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from pypdf import PdfReader
+from pypdf.generic import Destination
 
 from conftest import ROOT, toc_notebooks
 
@@ -34,6 +35,13 @@ def words(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).split())
 
 
+def page_of(reader: PdfReader, bookmark: Destination) -> int:
+    """The page number a bookmark points to."""
+    number = reader.get_destination_page_number(bookmark)
+    assert number is not None, f"the bookmark {bookmark.title!r} points to no page"
+    return number
+
+
 def test_the_pdf_has_every_chapter_with_its_figures(built_site: Path, tmp_path: Path) -> None:
     output = tmp_path / "book.pdf"
     titles = load_build_pdf().build_pdf(built_site, output)
@@ -41,7 +49,8 @@ def test_the_pdf_has_every_chapter_with_its_figures(built_site: Path, tmp_path: 
     assert reader.metadata is not None and reader.metadata.title == titles[0]
 
     chapters = [chapter_title(notebook) for notebook in toc_notebooks()]
-    outline = {reader.outline[i].title: reader.get_destination_page_number(reader.outline[i]) for i in range(len(reader.outline))}
+    bookmarks = [entry for entry in reader.outline if isinstance(entry, Destination)]  # one per page, no nesting
+    outline = {entry.title: page_of(reader, entry) for entry in bookmarks}
     assert set(chapters) <= set(outline), f"bookmarks {list(outline)} lack a chapter"
     starts = sorted(outline.values()) + [len(reader.pages)]
     for notebook, title in zip(toc_notebooks(), chapters):

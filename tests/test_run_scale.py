@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from conftest import ROOT
 from lossacc.cifar.record import load_record
 from lossacc.run_analysis import book_record, scale_sentence
-
-from conftest import ROOT
 
 
 def test_the_committed_run_is_called_a_stand_in_with_its_size() -> None:

@@ -114,7 +114,7 @@ def _read(path: Path) -> dict[str, NDArray[Any]] | NDArray[Any]:
         if suffix == ".npz":
             return _read_npz(path)
         if suffix == ".npy":
-            return np.load(path, mmap_mode="r", allow_pickle=False)  # type: ignore[no-any-return]
+            return np.load(path, mmap_mode="r", allow_pickle=False)
         if suffix == ".csv":
             return _read_csv(path)
         return _read_pt(path)

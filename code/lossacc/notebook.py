@@ -4,7 +4,8 @@ The prose shows a computed value with MyST's ``{eval}`` role, which evaluates a 
 expression in the notebook's kernel: on the built site (MyST-NB, inline execution) and in
 JupyterLab (``jupyterlab-myst``) alike. A hidden cell names the values,
 ``prose_numbers(train_loss=loss)``, and the prose formats them,
-``{eval}`prose(train_loss, ".3f")```; ``{eval}`run_device``` shows a word as it is.
+``{eval}`prose(train_loss, ".3f")```; ``{eval}`run_device``` shows a word as it is, and a
+sentence defined with ``prose_markdown`` is rendered as Markdown.
 
 ``prose(...)`` returns :class:`ProseText`, whose plain-text display is the text itself: a
 ``str`` would display as its repr, in quotes and with escapes. Numbers are kept as plain
@@ -37,6 +38,15 @@ class ProseText:
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         """IPython's plain-text display (the text/plain of an ``{eval}`` result)."""
         printer.text(self.text)
+
+
+@dataclass(frozen=True, repr=False)  # a repr of its own would hide ProseText's plain-text display
+class ProseMarkdown(ProseText):
+    """Markdown for the prose: ``{eval}`` renders it inline (its text/markdown display), on the
+    site and in JupyterLab; its plain-text display is the Markdown source."""
+
+    def _repr_markdown_(self) -> str:
+        return self.text
 
 
 def prose(value: object, spec: str = "") -> ProseText:
@@ -79,13 +89,10 @@ def prose_words(**values: object) -> None:
     _define(sys._getframe(1).f_globals, values, lambda value: ProseText(str(value)))
 
 
-def glue_sentences(**values: str) -> None:
-    """Glue each value as Markdown, for ``{glue:md}`` roles: whole sentences of the prose that
-    depend on the numbers, set in the text's own weight (``{glue:text}`` sets values in bold)."""
-    from myst_nb import glue
-
-    for key, value in values.items():
-        glue(key, Markdown(value), display=False)
+def prose_markdown(**values: object) -> None:
+    """Define each value as Markdown text of the calling notebook, for ``{eval}`name```: whole
+    sentences that depend on the numbers, with their own emphasis."""
+    _define(sys._getframe(1).f_globals, values, lambda value: ProseMarkdown(str(value)))
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Markdown:

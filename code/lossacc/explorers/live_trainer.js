@@ -336,8 +336,8 @@ function mapJob(canvas, run, extent, grid = 48) {
 }
 
 /** Curves over the epochs: `series` = [{values, cls}] on y in [0, top]; dashed lines at drops. */
-function drawCurves(svg, { series, epochs, top, yTitle, drops, height = 150, yTicks }) {
-  const width = 420, left = 44, right = 10, topPad = 20, bottom = 26;
+function drawCurves(svg, { series, epochs, top, yTitle, drops, height = 170, yTicks }) {
+  const width = chartWidth(svg), left = 44, right = 10, topPad = 28, bottom = 34;
   svg.replaceChildren();
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   const toX = (e) => left + ((width - left - right) * e) / epochs;
@@ -347,11 +347,12 @@ function drawCurves(svg, { series, epochs, top, yTitle, drops, height = 150, yTi
     svg.append(svgEl("line", { x1: toX(drop - 1), x2: toX(drop - 1), y1: topPad, y2: height - bottom, class: "lx-threshold" }));
   }
   for (const t of niceTicks(epochs, 5).filter((t) => t <= epochs)) {
-    const text = svgEl("text", { x: toX(t), y: height - bottom + 12, "text-anchor": "middle" });
+    const anchor = toX(t) > width - right - 12 ? "end" : "middle";  // the last tick stays inside the chart
+    const text = svgEl("text", { x: toX(t), y: height - bottom + 14, "text-anchor": anchor });
     text.textContent = String(t);
     svg.append(text);
   }
-  const title = svgEl("text", { x: width - right, y: height - 2, "text-anchor": "end", class: "lx-axis-title" });
+  const title = svgEl("text", { x: (left + width - right) / 2, y: height - 4, "text-anchor": "middle", class: "lx-axis-title" });
   title.textContent = "epoch";
   svg.append(title);
   for (const { values, cls, marked } of series) {
@@ -451,7 +452,7 @@ function render({ model, el: host }) {
     }
     drawCurves(accSvg, { series: [{ values: h.train_accuracy, cls: "lx-live-train lx-acc-line" }, { values: h.val_accuracy, cls: "lx-live-val lx-acc-line" }], epochs, top: 1, yTitle: "accuracy", drops: run.drops, yTicks: [0, 0.5, 1] });
     const plannedLr = Array.from({ length: epochs }, (_, e) => lrAt(run.settings, run.drops, e + 1));
-    drawCurves(lrSvg, { series: [{ values: plannedLr, cls: "lx-live-lr" }], epochs, top: run.settings.lr, yTitle: "learning rate", drops: [], height: 80, yTicks: [0, run.settings.lr] });
+    drawCurves(lrSvg, { series: [{ values: plannedLr, cls: "lx-live-lr" }], epochs, top: run.settings.lr, yTitle: "learning rate", drops: [], height: 110, yTicks: [0, run.settings.lr] });
     if (force) redrawMap();
     status.textContent = run.done ? `Done: ${epochs} epochs.` : `${playing ? "Training" : "Paused"}: epoch ${run.epoch} of ${epochs}.`;
     playButton.textContent = playing ? "Pause" : "Play";
@@ -459,6 +460,8 @@ function render({ model, el: host }) {
     playButton.disabled = stepButton.disabled = dropButton.disabled = run.done;
     publish();
   }
+
+  for (const svg of [lossSvg, accSvg, lrSvg]) redrawOnResize(svg, () => draw());
 
   /** Start a new drawing of the decision regions; the frames finish it. */
   function redrawMap() {

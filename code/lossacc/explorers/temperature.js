@@ -36,7 +36,11 @@ function readoutsAt(logits, labels, T, M, edges) {
 
 /** Reliability diagram: accuracy per bin against the diagonal, the gap shaded, the count per bin on top. */
 function drawReliability(svg, r, edges) {
-  const width = 420, height = 300, left = 44, right = 10, top = 34, bottom = 34;
+  const width = chartWidth(svg), left = 44, right = 10, bottom = 34;
+  // On a narrow chart the counts stand upright, so that neighbouring ones do not run together,
+  // below the axis title.
+  const upright = (width - left - right) / (edges.length - 1) < 25;
+  const top = upright ? 58 : 34, height = 266 + top;
   svg.replaceChildren();
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   const toX = (v) => left + (width - left - right) * v;
@@ -45,7 +49,9 @@ function drawReliability(svg, r, edges) {
   svg.append(svgEl("line", { x1: toX(0), y1: toY(0), x2: toX(1), y2: toY(1), class: "lx-threshold" }));
   r.count.forEach((c, b) => {
     const x = toX(edges[b]) + 0.5, w = toX(edges[b + 1]) - toX(edges[b]) - 1;
-    const label = svgEl("text", { x: x + w / 2, y: top - 6, "text-anchor": "middle", class: c ? "" : "lx-empty" });
+    const label = svgEl("text", upright
+      ? { x: x + w / 2 + 4, y: top - 4, transform: `rotate(-90 ${x + w / 2 + 4} ${top - 4})`, class: c ? "" : "lx-empty" }
+      : { x: x + w / 2, y: top - 6, "text-anchor": "middle", class: c ? "" : "lx-empty" });
     label.textContent = String(c);
     svg.append(label);
     if (!c) return;
@@ -59,13 +65,13 @@ function drawReliability(svg, r, edges) {
     svg.append(label);
   }
   const xTitle = svgEl("text", { x: (left + width - right) / 2, y: height - 4, "text-anchor": "middle", class: "lx-axis-title" });
-  xTitle.textContent = "top-1 confidence (bins; number on top: examples in the bin)";
+  xTitle.textContent = "top-1 confidence";
   svg.append(xTitle);
 }
 
 /** Mean loss against T over the slider's range, the fitted T dashed and the current T dotted. */
 function drawLossCurve(svg, temperatures, losses, current, fitted) {
-  const width = 420, height = 170, left = 44, right = 10, top = 22, bottom = 30;
+  const width = chartWidth(svg), height = 176, left = 44, right = 10, top = 30, bottom = 32;
   svg.replaceChildren();
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   const lo = Math.min(...losses), hi = Math.max(...losses);
@@ -87,7 +93,7 @@ function drawLossCurve(svg, temperatures, losses, current, fitted) {
     label.textContent = String(t);
     svg.append(label);
   }
-  const xTitle = svgEl("text", { x: (left + width - right) / 2, y: height - 2, "text-anchor": "middle", class: "lx-axis-title" });
+  const xTitle = svgEl("text", { x: (left + width - right) / 2, y: height - 4, "text-anchor": "middle", class: "lx-axis-title" });
   xTitle.textContent = "temperature T";
   svg.append(xTitle);
 }
@@ -109,7 +115,7 @@ function render({ model, el: host }) {
   };
   const diagram = svgEl("svg", { role: "img", "aria-label": "Reliability diagram at the chosen temperature" });
   const legend = el("p", { class: "lx-legend" });
-  legend.innerHTML = '<span class="lx-acc-key">■ accuracy in the bin</span> &nbsp; <span class="lx-gap-key">■ gap to the mean confidence</span> &nbsp; dashed: perfect calibration';
+  legend.innerHTML = '<span class="lx-acc-key">■ accuracy in the bin</span> &nbsp; <span class="lx-gap-key">■ gap to the mean confidence</span> &nbsp; dashed: perfect calibration; numbers on top: examples in each bin';
   const curve = svgEl("svg", { role: "img", "aria-label": "Mean loss against the temperature, with the fitted temperature marked" });
   root.append(
     el("p", { class: "lx-legend", text: data.title }),
@@ -135,6 +141,8 @@ function render({ model, el: host }) {
     drawReliability(diagram, r, edges);
     drawLossCurve(curve, temperatures, losses, T, fitted);
   }
+  redrawOnResize(diagram, update);
+  redrawOnResize(curve, update);
   tSlider.input.addEventListener("input", update);
   fittedButton.addEventListener("click", () => { tSlider.setValue(Math.round(fitted / range.step) * range.step); update(); });
   resetButton.addEventListener("click", () => { tSlider.setValue(1); update(); });
