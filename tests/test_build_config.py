@@ -68,6 +68,7 @@ def test_a_missing_value_fails_the_build_and_the_next_one(tmp_path: Path) -> Non
         assert "never_defined" in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("role", ["{eval}`never_defined`", '{eval}`prose(never_defined, ".3f")`', "{eval}`__import__('os')`"])
 def test_a_missing_or_disallowed_value_fails_the_build(tmp_path: Path, role: str) -> None:
     result = build_tiny_book(tmp_path, [nbformat.v4.new_code_cell("from lossacc.notebook import prose"),
@@ -76,6 +77,7 @@ def test_a_missing_or_disallowed_value_fails_the_build(tmp_path: Path, role: str
     assert ("never_defined" if "never" in role else "not valid according to the configured pattern") in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_prose_right_after_a_hidden_cell_shows_its_values(tmp_path: Path) -> None:
     hidden = nbformat.v4.new_code_cell("prose_numbers(share=0.25)\nprose_words(device='cpu')\n"
                                        "prose_markdown(verdict='It *rises*.')\nrun_table = markdown_table(['the run', '`a`'], [('b', 1)])")
@@ -96,6 +98,7 @@ def test_prose_right_after_a_hidden_cell_shows_its_values(tmp_path: Path) -> Non
         page[page.find("<table"):][:600])
 
 
+@pytest.mark.slow
 def test_a_figure_cell_from_the_converter_is_a_numbered_figure(tmp_path: Path) -> None:
     """The figure cell scripts/convert_glue_to_eval.py writes for a glue:figure directive."""
     plot = nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([0, 1])\n"

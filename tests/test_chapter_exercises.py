@@ -39,6 +39,7 @@ def test_the_chapter_has_objectives_summary_and_exercises_with_solutions(path: P
 HOW_TO_PAGES = {"09_diagnose_your_own_run"}
 
 
+@pytest.mark.slow  # executes every chapter
 @pytest.mark.parametrize("path", [path for path in toc_notebooks() if path.stem not in HOW_TO_PAGES], ids=lambda path: path.stem)
 def test_the_shown_solutions_pass_the_check_cells(path: Path) -> None:
     """Put each solution's code in place of the student's ``...`` and run the chapter."""
