@@ -357,20 +357,26 @@ def most_confidently_wrong(
 # --- the report ----------------------------------------------------------------------------------
 
 
-def summary_lines(diagnosis: Diagnosis) -> list[str]:
-    """The terminal report of one checkpoint."""
-    d = diagnosis
-    rows = [
+def metric_rows(d: Diagnosis) -> list[tuple[str, str]]:
+    """The report's metrics of one checkpoint, as (name, formatted value): the terminal and the
+    HTML page show the same rows."""
+    return [
         ("accuracy", f"{d.accuracy:.4f}"),
         ("mean loss (cross-entropy)", f"{d.mean_loss:.4f}"),
         (f"top-{d.top_k} accuracy", f"{d.top_k_accuracy:.4f}"),
         ("balanced accuracy", f"{d.balanced_accuracy:.4f}"),
-        (f"ECE ({len(d.bins.count)} bins)", f"{d.ece:.4f}"),
+        (f"ECE ({len(d.bins.count)} right-closed bins)", f"{d.ece:.4f}"),
         ("Brier score (summed over classes)", f"{d.brier:.4f}"),
         ("temperature (fitted on even rows)", f"{d.temperature:.3f}"),
         ("loss on odd rows, raw", f"{d.heldout_loss:.4f}"),
         ("loss on odd rows, temperature-scaled", f"{d.heldout_loss_scaled:.4f}"),
     ]
+
+
+def summary_lines(diagnosis: Diagnosis) -> list[str]:
+    """The terminal report of one checkpoint."""
+    d = diagnosis
+    rows = metric_rows(d)
     return [
         f"{d.source}: {d.num_examples:,} examples, {d.num_classes} classes, {d.kind}",
         *(f"  {name:<38}{value}" for name, value in rows),
@@ -497,17 +503,7 @@ def html_report(diagnoses: Sequence[Diagnosis], labels: NDArray[np.int64], chang
     """A self-contained HTML page (inline SVG, no external file or host) with the whole report."""
     sections = []
     for d in diagnoses:
-        metrics = [
-            ("accuracy", f"{d.accuracy:.4f}"),
-            ("mean loss", f"{d.mean_loss:.4f}"),
-            (f"top-{d.top_k} accuracy", f"{d.top_k_accuracy:.4f}"),
-            ("balanced accuracy", f"{d.balanced_accuracy:.4f}"),
-            (f"ECE ({len(d.bins.count)} right-closed bins)", f"{d.ece:.4f}"),
-            ("Brier score (summed over classes)", f"{d.brier:.4f}"),
-            ("temperature (fitted on even rows)", f"{d.temperature:.3f}"),
-            ("loss on odd rows, raw", f"{d.heldout_loss:.4f}"),
-            ("loss on odd rows, after temperature scaling", f"{d.heldout_loss_scaled:.4f}"),
-        ]
+        metrics = metric_rows(d)
         worst = [(i, y, p, f"{c:.4f}", f"{loss:.3f}") for i, y, p, c, loss in most_confidently_wrong(d, labels)]
         sections.append(
             f"<h2>{html.escape(d.source)}</h2><p>{d.num_examples:,} examples, {d.num_classes} classes, scores read as {d.kind}.</p>"
