@@ -35,3 +35,13 @@ def test_every_chapter_is_in_the_table_of_contents() -> None:
     listed = {path.resolve() for path in toc_notebooks()}
     on_disk = {path.resolve() for path in (ROOT / "chapters").glob("*.ipynb")}
     assert on_disk == listed
+
+
+def test_cells_hidden_on_the_site_are_collapsed_in_jupyterlab() -> None:
+    """A reader of the notebook in JupyterLab sees a collapsed cell where the site shows nothing
+    (the prose's values, assertions, expected answers): the cell runs, its code stays folded."""
+    for notebook in toc_notebooks():
+        nb = nbformat.read(notebook, as_version=4)
+        open_cells = [i for i, cell in enumerate(nb.cells)
+                      if "remove-cell" in cell.metadata.get("tags", []) and not cell.metadata.get("jupyter", {}).get("source_hidden")]
+        assert not open_cells, f"{notebook.name}: cells {open_cells} are removed on the site but open in JupyterLab"
