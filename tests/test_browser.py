@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from lossacc.asymmetry import population_readouts
 from lossacc.calibration import temperature_readouts
@@ -19,11 +19,6 @@ from lossacc.metrics import worst_share
 from lossacc.predictions import moved_readouts
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
 
 class OfflinePage:
     """A Chromium page that may reach only the local site; it records everything else it tried."""
@@ -45,14 +40,6 @@ class OfflinePage:
         page.route("**/*", route)
         page.on("response", lambda response: self.failed.append(f"{response.status} {response.url}") if response.status >= 400 else None)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -91,6 +91,19 @@ function drawAxis(svg, { x, ticks, toY, side, format, title, titleX }) {
   svg.append(group);
 }
 
+/** Label an x-axis: `ticks` (values) centred under their positions at height `y`, and `title`
+ * centred at (`titleX`, `titleY`). */
+function drawXLabels(svg, { ticks, toX, y, title, titleX, titleY }) {
+  for (const tick of ticks) {
+    const label = svgEl("text", { x: toX(tick), y, "text-anchor": "middle" });
+    label.textContent = String(tick);
+    svg.append(label);
+  }
+  const xTitle = svgEl("text", { x: titleX, y: titleY, "text-anchor": "middle", class: "lx-axis-title" });
+  xTitle.textContent = title;
+  svg.append(xTitle);
+}
+
 /**
  * The width of a chart in CSS pixels. Charts draw with one SVG unit per pixel, so their text
  * keeps its CSS size (at least 11 px) on a phone and on a laptop alike.
@@ -205,14 +218,8 @@ function drawProbabilityHistogram(svg, { counts, classes, yMax = 0, yTitle = "ex
     label.textContent = "decision threshold";
     svg.append(label);
   }
-  for (const p of [0, 0.25, 0.5, 0.75, 1]) {
-    const label = svgEl("text", { x: toX(p), y: height - bottom + 14, "text-anchor": "middle" });
-    label.textContent = String(p);
-    svg.append(label);
-  }
-  const xTitle = svgEl("text", { x: (left + width - right) / 2, y: height - 5, "text-anchor": "middle", class: "lx-axis-title" });
-  xTitle.textContent = "probability of the true class";
-  svg.append(xTitle);
+  drawXLabels(svg, { ticks: [0, 0.25, 0.5, 0.75, 1], toX, y: height - bottom + 14,
+    title: "probability of the true class", titleX: (left + width - right) / 2, titleY: height - 5 });
 }
 
 /** Keep the last `limit` points of a running trace, skipping repeats of the last one. */

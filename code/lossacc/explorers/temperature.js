@@ -59,14 +59,8 @@ function drawReliability(svg, r, edges) {
     svg.append(svgEl("rect", { x, y: toY(acc), width: w, height: toY(0) - toY(acc), class: "lx-bar-acc" }));
     svg.append(svgEl("rect", { x, y: toY(Math.max(acc, conf)), width: w, height: Math.abs(toY(acc) - toY(conf)), class: "lx-gap" }));
   });
-  for (const p of [0, 0.25, 0.5, 0.75, 1]) {
-    const label = svgEl("text", { x: toX(p), y: height - bottom + 14, "text-anchor": "middle" });
-    label.textContent = String(p);
-    svg.append(label);
-  }
-  const xTitle = svgEl("text", { x: (left + width - right) / 2, y: height - 4, "text-anchor": "middle", class: "lx-axis-title" });
-  xTitle.textContent = "top-1 confidence";
-  svg.append(xTitle);
+  drawXLabels(svg, { ticks: [0, 0.25, 0.5, 0.75, 1], toX, y: height - bottom + 14,
+    title: "top-1 confidence", titleX: (left + width - right) / 2, titleY: height - 4 });
 }
 
 /** Mean loss against T over the slider's range, the fitted T dashed and the current T dotted. */
@@ -88,14 +82,10 @@ function drawLossCurve(svg, temperatures, losses, current, fitted) {
   const i = temperatures.findIndex((t) => Math.abs(t - current) < 1e-9);
   if (i >= 0) svg.append(svgEl("circle", { cx: toX(current), cy: toY(losses[i]), r: 4.5, class: "lx-loss" }));
   // Whole temperatures only, so that no tick label runs into the loss axis's labels.
-  for (let t = Math.ceil(t0); t <= t1; t += 1) {
-    const label = svgEl("text", { x: toX(t), y: height - bottom + 14, "text-anchor": "middle" });
-    label.textContent = String(t);
-    svg.append(label);
-  }
-  const xTitle = svgEl("text", { x: (left + width - right) / 2, y: height - 4, "text-anchor": "middle", class: "lx-axis-title" });
-  xTitle.textContent = "temperature T";
-  svg.append(xTitle);
+  const wholeTemperatures = [];
+  for (let t = Math.ceil(t0); t <= t1; t += 1) wholeTemperatures.push(t);
+  drawXLabels(svg, { ticks: wholeTemperatures, toX, y: height - bottom + 14,
+    title: "temperature T", titleX: (left + width - right) / 2, titleY: height - 4 });
 }
 
 function render({ model, el: host }) {
