@@ -19,6 +19,7 @@ from lossacc.run_analysis import (
     OVERFITTING,
     RECOVERY,
     Regime,
+    averaging_tests,
     book_record,
     checkpoint_choices,
     describe_run,
@@ -28,6 +29,7 @@ from lossacc.run_analysis import (
     example_changes,
     find_record_regimes,
     find_regimes,
+    half_split_choices,
     loss_change_by_group,
     lr_drops,
     lr_phases,
@@ -349,10 +351,10 @@ def test_describe_run_reads_the_metadata() -> None:
 # --- which record the book shows -------------------------------------------------------------
 
 
-def write_summary(folder: Path, device: str, planned: int, recorded: int) -> None:
+def write_summary(folder: Path, device: str, planned: int, recorded: int, train_size: int | None = None) -> None:
     folder.mkdir(parents=True)
     summary = {"metadata": {"device": {"type": device}}, "epochs_planned": planned, "epochs_recorded": recorded,
-               "complete": planned == recorded}
+               "complete": planned == recorded, "settings": {"train_size": train_size}}
     (folder / "summary.json").write_text(json.dumps(summary))
 
 
@@ -363,6 +365,16 @@ def test_book_record_prefers_the_full_gpu_run(tmp_path: Path) -> None:
     assert book_record(tmp_path) == tmp_path / "cpu-laptop", "an unfinished GPU run does not replace a finished one"
     write_summary(tmp_path / "gpu-short", "cuda", 30, 30)
     assert book_record(tmp_path) == tmp_path / "gpu-short", "complete runs: the longer wins"
+    write_summary(tmp_path / "gpu-recipe", "cuda", 200, 200)
+    assert book_record(tmp_path) == tmp_path / "gpu-recipe"
+
+
+def test_book_record_prefers_the_full_recipe_then_all_training_images_then_the_laptop_subset(tmp_path: Path) -> None:
+    write_summary(tmp_path / "cpu-laptop", "cpu", 50, 50, train_size=2_000)
+    write_summary(tmp_path / "cpu-full", "cpu", 40, 40)
+    assert book_record(tmp_path) == tmp_path / "cpu-full", "all 50,000 images beat a longer run on a subset"
+    write_summary(tmp_path / "cpu-full-unfinished", "cpu", 80, 60)
+    assert book_record(tmp_path) == tmp_path / "cpu-full", "a finished run beats an unfinished one"
     write_summary(tmp_path / "gpu-recipe", "cuda", 200, 200)
     assert book_record(tmp_path) == tmp_path / "gpu-recipe"
 
@@ -387,3 +399,48 @@ def test_epoch_explorer_ships_the_histograms_and_stays_small() -> None:
     assert data["worst_share"][4] == pytest.approx(readouts.worst_share, abs=1e-6)
     per_epoch = len(json.dumps(data, allow_nan=False)) / 6
     assert per_epoch < 800, "200 epochs must stay well under the page budget of 300 kB"
+
+
+def test_half_split_choices_pick_on_one_half_and_read_the_other() -> None:
+    import pandas as pd
+
+    record = make_record(epochs=8, milestones=(3, 6), seed=3)
+    frame = pd.DataFrame(
+        {
+            "epoch": np.repeat(np.arange(1, 9), record.val_loss.shape[1]),
+            "half": np.tile(np.where(record.calibration_fit_mask, "fit", "held-out"), 8),
+            "loss": record.val_loss.astype(np.float64).ravel(),
+            "correct": record.val_correct.ravel(),
+        }
+    )
+    means = frame.groupby(["half", "epoch"]).mean()
+    by_rule = {choice.rule: choice for choice in half_split_choices(record)}
+    loss, accuracy = by_rule["lowest validation loss"], by_rule["highest validation accuracy"]
+    assert loss.epoch == means.loc["fit", "loss"].idxmin()
+    assert loss.heldout_value == pytest.approx(means.loc[("held-out", loss.epoch), "loss"], rel=1e-12)
+    assert loss.heldout_best_epoch == means.loc["held-out", "loss"].idxmin()
+    assert accuracy.epoch == means.loc["fit", "correct"].idxmax()
+    assert accuracy.selection_value == pytest.approx(means.loc["fit", "correct"].max(), rel=1e-12)
+    assert accuracy.heldout_best_value == pytest.approx(means.loc["held-out", "correct"].max(), rel=1e-12)
+    assert loss.optimism >= 0 and accuracy.optimism >= 0
+    assert loss.optimism == pytest.approx(loss.heldout_value - loss.heldout_best_value, abs=1e-15)
+
+
+def test_averaging_tests_average_probabilities_over_the_epochs_before_each_drop() -> None:
+    from scipy.special import logsumexp
+
+    record = make_record(epochs=8, milestones=(3, 6), seed=4)
+    tests = averaging_tests(record, window=2)
+    assert [(t.drop, t.window) for t in tests] == [(4, 2), (7, 2)]
+    log_p = -record.val_loss.astype(np.float64)
+    # Drop at 7: the models of epochs 5 and 6; -ln of their mean probability, via logsumexp.
+    expected = -(logsumexp(log_p[4:6], axis=0) - np.log(2)).mean()
+    assert tests[1].loss_averaged == pytest.approx(expected, rel=1e-12)
+    assert tests[1].loss_before == pytest.approx(record.val_loss[5].astype(np.float64).mean(), rel=1e-12)
+    assert tests[1].loss_after == pytest.approx(record.val_loss[6].astype(np.float64).mean(), rel=1e-12)
+    # A window longer than the phase stops at its first epoch: the drop at 4 averages epochs 1-3.
+    assert averaging_tests(record, window=10)[0].window == 3
+    # Averaging probabilities never costs loss against the worst of the window (ln is concave).
+    assert tests[1].loss_averaged <= max(record.val_loss[4:6].astype(np.float64).mean(axis=1)) + 1e-12
+    with pytest.raises(ValueError, match="window"):
+        averaging_tests(record, window=0)

@@ -32,13 +32,20 @@ def book_record(records_dir: str | Path) -> Path:
     """The record folder the chapter shows, among the sub-folders of ``records_dir`` holding a ``summary.json``.
 
     The full GPU run (:func:`is_full_gpu_run`) wins; otherwise a complete run before an
-    incomplete one, then the one with more epochs recorded (then the folder name, for a fixed order).
+    incomplete one, then a run on all the training images before one on a subset, then the one
+    with more epochs recorded (then the folder name, for a fixed order).
     """
     candidates = []
     for summary_path in sorted(Path(records_dir).glob(f"*/{SUMMARY_FILE}")):
         summary = json.loads(summary_path.read_text())
         planned, recorded = int(summary.get("epochs_planned", 0)), int(summary.get("epochs_recorded", 0))
-        rank = (is_full_gpu_run(summary.get("metadata", {}), planned, recorded), planned == recorded, recorded)
+        all_training_images = summary.get("settings", {}).get("train_size") is None
+        rank = (
+            is_full_gpu_run(summary.get("metadata", {}), planned, recorded),
+            planned == recorded,
+            all_training_images,
+            recorded,
+        )
         candidates.append((rank, summary_path.parent.name, summary_path.parent))
     if not candidates:
         raise RecordError(f"no record (a folder with {SUMMARY_FILE}) under {records_dir}")
@@ -502,6 +509,103 @@ def checkpoint_choices(history: History) -> list[CheckpointChoice]:
         )
         for rule, i in picks.items()
     ]
+
+
+@dataclass(frozen=True)
+class HalfSplitChoice:
+    """A rule that picks a checkpoint on one half of the validation set, read on the other half.
+
+    ``epoch`` is the rule's pick on the selection half (the calibration half of the record),
+    ``selection_value`` its metric there, ``heldout_value`` the same epoch's metric on the other
+    half; ``heldout_best_epoch`` and ``heldout_best_value`` are what the rule would pick and report
+    had it chosen on the held-out half itself. ``optimism = heldout_best_value - heldout_value``
+    in the direction that flatters (lower loss, higher accuracy), so ``optimism >= 0``.
+    """
+
+    rule: str
+    epoch: int
+    selection_value: float
+    heldout_value: float
+    heldout_best_epoch: int
+    heldout_best_value: float
+
+    @property
+    def optimism(self) -> float:
+        return abs(self.heldout_best_value - self.heldout_value)
+
+
+def half_split_choices(record: CifarRecord) -> list[HalfSplitChoice]:
+    """Lowest loss and highest accuracy chosen on the calibration half, scored on the other half.
+
+    Per half ``H`` and epoch ``e``: ``L_H(e) = mean_{i in H} l_i(e)`` and
+    ``A_H(e) = mean_{i in H} [pred_i(e) = y_i]``. Ties go to the earliest epoch.
+    """
+    selection = record.calibration_fit_mask
+    heldout = ~selection
+    correct = record.val_correct
+    choices = []
+    for rule, values, pick in (
+        ("lowest validation loss", record.val_loss.astype(np.float64), np.argmin),
+        ("highest validation accuracy", correct.astype(np.float64), np.argmax),
+    ):
+        on_selection, on_heldout = values[:, selection].mean(axis=1), values[:, heldout].mean(axis=1)
+        chosen, heldout_best = int(pick(on_selection)), int(pick(on_heldout))
+        choices.append(
+            HalfSplitChoice(
+                rule=rule,
+                epoch=chosen + 1,
+                selection_value=float(on_selection[chosen]),
+                heldout_value=float(on_heldout[chosen]),
+                heldout_best_epoch=heldout_best + 1,
+                heldout_best_value=float(on_heldout[heldout_best]),
+            )
+        )
+    return choices
+
+
+@dataclass(frozen=True)
+class AveragingTest:
+    """Does averaging the predictions of the last ``window`` epochs before a drop do what the drop does?
+
+    ``loss_averaged = mean_i -ln( (1/k) sum_{e in window} p_i(e) )``, ``p_i(e)`` the probability of
+    image ``i``'s true class after epoch ``e``: the loss of the models of the window combined by
+    averaging their probabilities. ``share_of_drop = (loss_before - loss_averaged) /
+    (loss_before - loss_after)``: how much of the drop's gain that averaging reaches.
+    """
+
+    drop: int
+    window: int
+    loss_before: float
+    loss_averaged: float
+    loss_after: float
+
+    @property
+    def share_of_drop(self) -> float:
+        return (self.loss_before - self.loss_averaged) / (self.loss_before - self.loss_after)
+
+
+def averaging_tests(record: CifarRecord, window: int = 3) -> list[AveragingTest]:
+    """An :class:`AveragingTest` at each learning-rate drop, the window shortened to the epochs
+    of the old rate (the first phase's epoch 1 included)."""
+    if window < 1:
+        raise ValueError(f"window must be at least 1 epoch, not {window}")
+    lr = record.history.lr
+    phase_start = {last + 1: first for first, last in lr_phases(lr)}
+    mean_loss = record.val_loss.astype(np.float64).mean(axis=1)
+    tests = []
+    for drop in lr_drops(lr).tolist():
+        first = max(phase_start[drop], drop - window)
+        averaged = np.exp(-record.val_loss[first - 1 : drop - 1].astype(np.float64)).mean(axis=0)
+        tests.append(
+            AveragingTest(
+                drop=drop,
+                window=drop - first,
+                loss_before=float(mean_loss[drop - 2]),
+                loss_averaged=float(-np.log(averaged).mean()),
+                loss_after=float(mean_loss[drop - 1]),
+            )
+        )
+    return tests
 
 
 # --- one epoch at a glance: the explorer and its Python twin --------------------------------
