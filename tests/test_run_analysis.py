@@ -19,6 +19,7 @@ from lossacc.run_analysis import (
     OVERFITTING,
     RECOVERY,
     Regime,
+    averaged_loss,
     averaging_tests,
     book_record,
     checkpoint_choices,
@@ -444,3 +445,7 @@ def test_averaging_tests_average_probabilities_over_the_epochs_before_each_drop(
     assert tests[1].loss_averaged <= max(record.val_loss[4:6].astype(np.float64).mean(axis=1)) + 1e-12
     with pytest.raises(ValueError, match="window"):
         averaging_tests(record, window=0)
+    # One epoch averaged is that epoch; epochs outside the run are refused.
+    assert averaged_loss(record, 5, 5) == pytest.approx(record.val_loss[4].astype(np.float64).mean(), rel=1e-12)
+    with pytest.raises(ValueError, match="not within"):
+        averaged_loss(record, 7, 9)

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import copy
+
 from conftest import ROOT
 from lossacc.cifar.record import load_record
-from lossacc.run_analysis import book_record, scale_sentence
+from lossacc.run_analysis import run_name, scale_sentence
 
 
-def test_the_committed_run_is_called_a_stand_in_with_its_size() -> None:
-    record = load_record(book_record(ROOT / "records"))
+def test_the_laptop_run_is_described_with_its_size_beside_the_recipe() -> None:
+    record = load_record(ROOT / "records" / "cpu-laptop")
     sentence = scale_sentence(record)
-    assert sentence.startswith("a laptop-sized stand-in")
-    assert "0.70 M parameters" in sentence and "11.2 M" in sentence
+    assert sentence.startswith("a smaller version of the recipe, sized for a CPU")
+    assert "width 16 (0.70 M parameters" in sentence and "11.2 M" in sentence
     assert f"{record.settings['train_size']:,} of the 50,000" in sentence
-    assert f"{max(record.history.val_acc):.0%} validation accuracy" in sentence
+    assert f"{max(record.history.val_acc):.1%} validation accuracy at best" in sentence
+    assert f"for {record.epochs_recorded} epochs" in sentence and "after epochs 20, 35" in sentence
+    assert run_name(record) == "the CPU run on 2,000 training images"
+
+
+def test_a_run_on_all_images_and_the_full_gpu_run_are_named_so() -> None:
+    record = load_record(ROOT / "records" / "cpu-laptop")
+    everything = copy.copy(record)
+    object.__setattr__(everything, "settings", {**record.settings, "train_size": None})
+    assert "trained on all 50,000 training images" in scale_sentence(everything)
+    assert run_name(everything) == "the CPU run on all 50,000 training images"

@@ -8,6 +8,7 @@ tests). Epochs count from 1: ``values[e - 1]`` belongs to epoch ``e``. The per-e
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,9 @@ def book_record(records_dir: str | Path) -> Path:
     return max(candidates)[2]
 
 
+ONE_THREAD = re.compile(r"\b1 threads\b")
+
+
 @dataclass(frozen=True)
 class RunDescription:
     """What the page says about a run, read from the record's metadata and settings."""
@@ -75,7 +79,7 @@ class RunDescription:
         train_images = "all" if s["train_size"] is None else f"{s['train_size']:,}"
         val_images = "all" if s["val_size"] is None else f"{s['val_size']:,}"
         return [
-            ("device", f"{self.device_name} ({self.device_type})"),
+            ("device", f"{ONE_THREAD.sub('1 thread', self.device_name)} ({self.device_type})"),
             ("data", f"{self.dataset}: {self.dataset_description}"),
             ("data sha256", self.dataset_sha256),
             ("code", f"commit {self.commit}" + (" (with uncommitted changes)" if self.commit_dirty else "")),
@@ -114,28 +118,43 @@ def describe_run(record: CifarRecord) -> RunDescription:
     )
 
 
-def scale_sentence(record: CifarRecord) -> str:
-    """What the run is, for the prose: the full recipe run, or a laptop-sized stand-in for it.
+def run_name(record: CifarRecord) -> str:
+    """A short name for the run, for the prose: what it was trained on, and where."""
+    if is_full_gpu_run(record.metadata, record.epochs_planned, record.epochs_recorded):
+        return "the full recipe run (GPU)"
+    train_size = record.settings["train_size"]
+    images = "all 50,000 training images" if train_size is None else f"{train_size:,} training images"
+    return f"the {record.metadata['device']['type'].upper()} run on {images}"
 
-    The stand-in's size is read from the record (model width, training images, epochs, best
-    validation accuracy) and compared with the full ResNet18 (width 64) on all 50,000 images.
+
+def scale_sentence(record: CifarRecord) -> str:
+    """What the run is, in plain words for the prose: the full recipe run, or a smaller version of it.
+
+    The sizes are read from the record (model width and parameters, training images, epochs,
+    learning-rate drops, device, wall time, validation accuracy) and set beside the recipe's:
+    the full ResNet18 (width 64) on all 50,000 images for 200 epochs, drops after 60, 120, 160.
     """
     from lossacc.cifar.resnet import ResNet18, count_parameters
 
     params = count_parameters(ResNet18(width=record.settings["width"])) / 1e6
+    best, last = float(np.max(record.history.val_acc)), float(record.history.val_acc[-1])
+    reached = f"reaching {best:.1%} validation accuracy at best and {last:.1%} after the last epoch"
     if is_full_gpu_run(record.metadata, record.epochs_planned, record.epochs_recorded):
-        return f"the full recipe run, recorded on a GPU ({params:.1f} M parameters)"
+        return f"the full recipe run, recorded on a GPU ({params:.1f} M parameters), {reached}"
     full_params = count_parameters(ResNet18(width=64)) / 1e6
     train_size = record.settings["train_size"]
     train_images = "all 50,000" if train_size is None else f"{train_size:,} of the 50,000"
+    milestones = ", ".join(map(str, record.settings["milestones"]))
+    hours = float(record.metadata["wall_seconds"]) / 3600
+    duration = f"{hours:.1f} hours" if hours >= 1 else f"{hours * 60:.0f} minutes"
     return (
-        f"a laptop-sized stand-in for a full run: a ResNet18 slimmed to {params:.2f} M parameters "
-        f"(the full one has {full_params:.1f} M), trained on {train_images} training images for "
-        f"{record.epochs_recorded} epochs on a {record.metadata['device']['type'].upper()}, reaching "
-        f"{float(np.max(record.history.val_acc)):.0%} validation accuracy. A full run of the recipe (all "
-        "images, full width, 200 epochs on a GPU) is expected to reach a far higher accuracy, so its "
-        "numbers will differ; the book shows such a record in place of this one as soon as the "
-        "repository holds it"
+        f"a smaller version of the recipe, sized for a CPU: a ResNet18 slimmed to width "
+        f"{record.settings['width']} ({params:.2f} M parameters; the recipe's full width 64 has "
+        f"{full_params:.1f} M), trained on {train_images} training images for {record.epochs_recorded} "
+        f"epochs with the learning rate cut after epochs {milestones} (the recipe: 200 epochs, cuts "
+        f"after 60, 120 and 160), in {duration} on a {record.metadata['device']['type'].upper()}, "
+        f"{reached}. Everything else is the recipe's. A run of the recipe itself needs a GPU; the "
+        "book shows one in place of this run as soon as the repository holds it"
     )
 
 
@@ -584,6 +603,15 @@ class AveragingTest:
         return (self.loss_before - self.loss_averaged) / (self.loss_before - self.loss_after)
 
 
+def averaged_loss(record: CifarRecord, first: int, last: int) -> float:
+    """Mean validation loss of epochs ``first..last`` combined by averaging their probabilities:
+    ``mean_i -ln( mean_{e=first..last} p_i(e) )``, with ``p_i(e) = exp(-l_i(e))``."""
+    if not 1 <= first <= last <= record.epochs_recorded:
+        raise ValueError(f"epochs {first}..{last} are not within 1..{record.epochs_recorded}")
+    probabilities = np.exp(-record.val_loss[first - 1 : last].astype(np.float64))
+    return float(-np.log(probabilities.mean(axis=0)).mean())
+
+
 def averaging_tests(record: CifarRecord, window: int = 3) -> list[AveragingTest]:
     """An :class:`AveragingTest` at each learning-rate drop, the window shortened to the epochs
     of the old rate (the first phase's epoch 1 included)."""
@@ -595,13 +623,12 @@ def averaging_tests(record: CifarRecord, window: int = 3) -> list[AveragingTest]
     tests = []
     for drop in lr_drops(lr).tolist():
         first = max(phase_start[drop], drop - window)
-        averaged = np.exp(-record.val_loss[first - 1 : drop - 1].astype(np.float64)).mean(axis=0)
         tests.append(
             AveragingTest(
                 drop=drop,
                 window=drop - first,
                 loss_before=float(mean_loss[drop - 2]),
-                loss_averaged=float(-np.log(averaged).mean()),
+                loss_averaged=averaged_loss(record, first, drop - 1),
                 loss_after=float(mean_loss[drop - 1]),
             )
         )

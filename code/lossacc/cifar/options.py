@@ -97,7 +97,8 @@ class Runtime:
         if self.device.type == "cuda":
             name = torch.cuda.get_device_name(self.device)
         else:
-            name = f"{cpu_name()} ({torch.get_num_threads()} threads)"
+            threads = torch.get_num_threads()
+            name = f"{cpu_name()} ({threads} thread{'' if threads == 1 else 's'})"
         return {
             "type": self.device.type,
             "name": name,
