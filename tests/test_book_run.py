@@ -1,0 +1,46 @@
+"""The run the book reads is in the reader's regime, found by code on the committed record."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from lossacc.cifar.record import load_record
+from lossacc.run_analysis import (
+    ACCURACY_UP_LOSS_UP,
+    OVERFITTING,
+    RECOVERY,
+    book_record,
+    find_record_regimes,
+    lr_drops,
+)
+
+
+@pytest.fixture(scope="module")
+def record():  # type: ignore[no-untyped-def]
+    return load_record(book_record(ROOT / "records"))
+
+
+def test_the_book_reads_a_clean_run_on_all_training_images(record) -> None:  # type: ignore[no-untyped-def]
+    assert record.settings["train_size"] is None, "the book's run trains on all 50,000 images"
+    assert len(record.train_source_index) == 50_000 and len(record.val_labels) == 10_000
+    assert record.metadata["commit_dirty"] is False and record.metadata["commit"]
+    assert record.epochs_recorded == record.epochs_planned
+
+
+def test_the_run_reaches_the_readers_accuracy_and_fits_its_training_images(record) -> None:  # type: ignore[no-untyped-def]
+    history = record.history
+    assert history.val_acc[-1] >= 0.85
+    last_phase = history.epoch >= lr_drops(history.lr)[-1]
+    assert history.train_eval_acc[last_phase].max() >= 0.97, "clean training accuracy near 100% after the last drop"
+
+
+def test_the_run_shows_every_regime_of_the_question(record) -> None:  # type: ignore[no-untyped-def]
+    regimes = find_record_regimes(record.history)
+    kinds = {regime.kind for regime in regimes}
+    assert {OVERFITTING, RECOVERY, ACCURACY_UP_LOSS_UP} <= kinds
+    drops = lr_drops(record.history.lr)
+    loss = record.history.val_loss
+    assert any(loss[d - 1] < loss[d - 2] for d in drops), "a learning-rate drop brings the validation loss down"
+    assert np.argmin(loss) + 1 < record.epochs_recorded
