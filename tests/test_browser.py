@@ -5,6 +5,7 @@ The readouts the page shows must equal the library's values at each slider posit
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 
@@ -290,4 +291,31 @@ def test_temperature_explorer_matches_the_library(offline_page: OfflinePage, sit
     check(fitted)
     assert readout(page, "accuracy") == accuracy_at_1, "temperature scaling must not change accuracy"
     assert readout(page, "ece") < temperature_readouts(logits, labels, 1.0, data["bins"]).ece
+    assert_worked_offline(offline_page)
+
+
+def test_exact_match_explorer_matches_the_library(offline_page: OfflinePage, site_url: str) -> None:
+    from lossacc.sequences import exact_match_readouts
+
+    page = offline_page.page
+    data = open_explorer(offline_page, site_url + "chapters/12_smooth_loss_sudden_accuracy.html")
+
+    def check(p: float, length: int) -> None:
+        expected = exact_match_readouts(p, length)
+        for name, value in dataclasses.asdict(expected).items():
+            assert readout(page, name.replace("_", "-")) == pytest.approx(value, abs=1e-12), name
+
+    p, length = data["p"]["start"], data["length"]["start"]
+    check(p, length)
+    step_slider(page, "length", 15)  # to L = 20
+    check(p, length + 15)
+    step_slider(page, "p", 13)  # thirteen steps of 0.005: 0.9 -> 0.965, still below one half at L = 20
+    check(round(p + 13 * data["p"]["step"], 10), length + 15)
+    assert readout(page, "exact-match") < 0.5 and readout(page, "longest-half") == 19
+    step_slider(page, "p", 1)
+    assert readout(page, "exact-match") > 0.5 and readout(page, "longest-half") >= 20
+    page.locator('input[data-name="p"]').fill("0.5")
+    page.locator('input[data-name="length"]').fill("1")
+    check(0.5, 1)
+    assert readout(page, "longest-half") == 1
     assert_worked_offline(offline_page)

@@ -2,6 +2,7 @@
 
 from lossacc.explorers.base import Explorer, explorer_module
 from lossacc.explorers.epochs import EpochExplorer
+from lossacc.explorers.exact_match import ExactMatchExplorer
 from lossacc.explorers.imbalance import ImbalanceExplorer
 from lossacc.explorers.live_trainer import LiveTrainerExplorer
 from lossacc.explorers.population import PopulationExplorer
@@ -9,6 +10,6 @@ from lossacc.explorers.prediction import PredictionExplorer
 from lossacc.explorers.temperature import TemperatureExplorer
 
 __all__ = [
-    "EpochExplorer", "Explorer", "ImbalanceExplorer", "LiveTrainerExplorer", "PopulationExplorer", "PredictionExplorer",
-    "TemperatureExplorer", "explorer_module",
+    "EpochExplorer", "ExactMatchExplorer", "Explorer", "ImbalanceExplorer", "LiveTrainerExplorer", "PopulationExplorer",
+    "PredictionExplorer", "TemperatureExplorer", "explorer_module",
 ]
