@@ -175,7 +175,7 @@ def test_paired_difference_from_the_discordant_pairs() -> None:
     a = rng.random(n) < 0.8
     b = np.where(rng.random(n) < 0.9, a, ~a)  # agrees with a on about 90% of examples
     difference, se = paired_difference(a, b)
-    only_a, only_b = np.sum(a & ~b), np.sum(b & ~a)  # the discordant pairs
+    only_a, only_b = int(np.sum(a & ~b)), int(np.sum(b & ~a))  # the discordant pairs
     assert difference == pytest.approx((only_a - only_b) / n)
     # var(d) with ddof 1, from the counts: sum d^2 = only_a + only_b, sum d = only_a - only_b
     variance = (only_a + only_b - (only_a - only_b) ** 2 / n) / (n - 1)
