@@ -53,7 +53,8 @@ UNFOLD_AND_MEASURE = """() => {
 def toc_pages() -> list[str]:
     """The site's pages in reading order: the root, then every file of _toc.yml."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [toc["root"], *(entry["file"] for entry in toc["chapters"])]
+    entries = [*toc.get("chapters", []), *(c for part in toc.get("parts", []) for c in part["chapters"])]
+    return [toc["root"], *(entry["file"] for entry in entries)]
 
 
 @contextmanager

@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT / "_ext"))  # web_assets: the table of the vendored 
 def toc_notebooks() -> list[Path]:
     """Every notebook the table of contents lists, in reading order."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [entry["file"] for entry in toc["chapters"]]
+    entries = [*toc.get("chapters", []), *(c for part in toc.get("parts", []) for c in part["chapters"])]
+    files = [entry["file"] for entry in entries]
     return [ROOT / f"{name}.ipynb" for name in files if (ROOT / f"{name}.ipynb").exists()]
 
 

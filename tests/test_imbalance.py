@@ -164,3 +164,23 @@ def test_best_confidence_is_a_minimum(validation: LongTailSample, models: tuple[
     losses = [cross_entropy_from_logits(replace(model, confidence=k).logits(validation), validation.labels)
               for k in (0.95 * kappa, kappa, 1.05 * kappa)]
     assert losses[1] < losses[0] and losses[1] < losses[2]
+
+
+def test_paired_difference_from_the_discordant_pairs() -> None:
+    """Only the examples on which the two models disagree carry the paired noise."""
+    from lossacc.imbalance import paired_difference
+
+    rng = np.random.default_rng(0)
+    n = 500
+    a = rng.random(n) < 0.8
+    b = np.where(rng.random(n) < 0.9, a, ~a)  # agrees with a on about 90% of examples
+    difference, se = paired_difference(a, b)
+    only_a, only_b = int(np.sum(a & ~b)), int(np.sum(b & ~a))  # the discordant pairs
+    assert difference == pytest.approx((only_a - only_b) / n)
+    # var(d) with ddof 1, from the counts: sum d^2 = only_a + only_b, sum d = only_a - only_b
+    variance = (only_a + only_b - (only_a - only_b) ** 2 / n) / (n - 1)
+    assert se == pytest.approx(np.sqrt(variance / n))
+    assert se < np.sqrt(a.mean() * (1 - a.mean()) / n)  # pairing removes the shared noise
+    assert paired_difference(a, a) == (0.0, 0.0)
+    with pytest.raises(ValueError):
+        paired_difference([True], [False])

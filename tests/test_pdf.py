@@ -50,7 +50,10 @@ def test_the_pdf_has_every_chapter_with_its_figures(built_site: Path, tmp_path: 
 
     chapters = [chapter_title(notebook) for notebook in toc_notebooks()]
     bookmarks = [entry for entry in reader.outline if isinstance(entry, Destination)]  # one per page, no nesting
-    outline = {entry.title: page_of(reader, entry) for entry in bookmarks}
+    # The chapters are numbered in the table of contents, so their headings and bookmarks read "7. Title".
+    numbered = [re.fullmatch(r"(\d+)\. (.+)", entry.title or "") for entry in bookmarks]
+    assert [int(m.group(1)) for m in numbered if m] == list(range(1, len(chapters) + 1))
+    outline = {m.group(2) if m else entry.title: page_of(reader, entry) for m, entry in zip(numbered, bookmarks)}
     assert set(chapters) <= set(outline), f"bookmarks {list(outline)} lack a chapter"
     starts = sorted(outline.values()) + [len(reader.pages)]
     for notebook, title in zip(toc_notebooks(), chapters):

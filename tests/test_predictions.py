@@ -74,3 +74,16 @@ def test_detector_tells_probabilities_from_logits() -> None:
     logits = torch.randn(16, 10, generator=torch.Generator().manual_seed(0))
     assert not outputs_look_like_probabilities(logits.numpy())
     assert outputs_look_like_probabilities(logits.softmax(dim=1).numpy())
+
+
+def test_training_with_the_double_softmax_bug_learns_from_flattened_gradients() -> None:
+    """Chapter 2's claim: the bug's gradients are far smaller, so the model learns slower."""
+    from lossacc.double_softmax import train_softmax_regression
+
+    right = train_softmax_regression(double_softmax=False, steps=30)
+    bug = train_softmax_regression(double_softmax=True, steps=30)
+    assert right.gradient_norm[0] > 5 * bug.gradient_norm[0]
+    assert (bug.true_loss > right.true_loss).all()
+    assert bug.true_loss[-1] < bug.true_loss[0]  # it does learn, only slower
+    # the first step starts from all-zero weights: uniform probabilities, loss ln 10 before it
+    assert right.true_loss[0] < np.log(10) and bug.true_loss[0] < np.log(10)

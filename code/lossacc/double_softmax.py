@@ -8,6 +8,7 @@ every loss curve comes out flattened.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -40,3 +41,45 @@ def outputs_look_like_probabilities(outputs: ArrayLike, atol: float = 1e-4) -> b
     if values.ndim != 2:
         raise ValueError(f"outputs must have shape (n, k), got {values.shape}")
     return bool((values >= 0).all() and np.allclose(values.sum(axis=1), 1.0, atol=atol))
+
+
+@dataclass(frozen=True)
+class TrainingTrace:
+    """One value per gradient step of :func:`train_softmax_regression`."""
+
+    true_loss: FloatArray  # -ln p_y of the model's own softmax, after the step
+    accuracy: FloatArray  # after the step
+    gradient_norm: FloatArray  # of the weights' gradient of the loss trained on, before the step
+
+
+def train_softmax_regression(double_softmax: bool, steps: int = 100, lr: float = 1.0, seed: int = 0) -> TrainingTrace:
+    """Full-batch gradient descent on a linear ten-class classifier, with or without the bug.
+
+    The data: 1000 points in 20 dimensions around ten random class centres (Gaussian noise of
+    standard deviation 1.5). The right loss is ``F.cross_entropy(logits, y)``; the bug feeds
+    ``softmax(logits)`` to it. Both are judged by the right loss of the same model.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    generator = torch.Generator().manual_seed(seed)
+    centres = torch.randn(10, 20, generator=generator, dtype=torch.float64)
+    y = torch.randint(0, 10, (1000,), generator=generator)
+    x = centres[y] + 1.5 * torch.randn(1000, 20, generator=generator, dtype=torch.float64)
+    weights = torch.zeros(20, 10, dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(10, dtype=torch.float64, requires_grad=True)
+    trace = np.empty((steps, 3))
+    for step in range(steps):
+        logits = x @ weights + bias
+        loss = F.cross_entropy(logits.softmax(dim=1) if double_softmax else logits, y)
+        weight_grad, bias_grad = torch.autograd.grad(loss, (weights, bias))
+        with torch.no_grad():
+            weights -= lr * weight_grad
+            bias -= lr * bias_grad
+            logits = x @ weights + bias
+            trace[step] = (
+                F.cross_entropy(logits, y).item(),
+                (logits.argmax(dim=1) == y).double().mean().item(),
+                weight_grad.norm().item(),
+            )
+    return TrainingTrace(trace[:, 0], trace[:, 1], trace[:, 2])

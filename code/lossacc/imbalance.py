@@ -311,6 +311,7 @@ class ModelViews:
     scaled_loss: float
     per_example_loss: FloatArray
     correct: BoolArray
+    balanced_correct: BoolArray
 
 
 def model_views(
@@ -348,4 +349,19 @@ def model_views(
         scaled_loss=cross_entropy_from_logits(replace(model, confidence=scaled_confidence).logits(validation), labels),
         per_example_loss=losses,
         correct=correct,
+        balanced_correct=balanced_correct,
     )
+
+
+def paired_difference(correct_a: ArrayLike, correct_b: ArrayLike) -> tuple[float, float]:
+    """Accuracy of ``a`` minus that of ``b`` on the same examples, and its standard error.
+
+    The two accuracies are paired, so the noise is that of the per-example differences
+    ``d_i = [a right on i] - [b right on i]``: the difference is ``mean(d)`` and its standard
+    error ``std(d, ddof=1) / sqrt(n)``. Examples that both models get right, or both wrong,
+    add no noise, which makes it smaller than the standard error of either accuracy alone.
+    """
+    d = np.asarray(correct_a, dtype=np.float64) - np.asarray(correct_b, dtype=np.float64)
+    if d.ndim != 1 or len(d) < 2:
+        raise ValueError(f"need two equal-length 1-D arrays of at least 2 examples, got shape {d.shape}")
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
