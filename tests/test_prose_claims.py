@@ -19,15 +19,7 @@ glossary_links = sys.modules["glossary_links"] = importlib.util.module_from_spec
 spec.loader.exec_module(glossary_links)
 
 ENTRIES = glossary_links.glossary_entries()
-LEAD_REWRITES = {"07_reading_a_real_run"}  # rewritten by the lead for the full-data record
-
-
-LINKED_CHAPTERS = [
-    pytest.param(notebook, marks=pytest.mark.xfail(strict=True, reason="the lead is rewriting it: make it pass "
-                                                   "(scripts/glossary_links.py --fix links its terms), drop the mark"))
-    if notebook.stem in LEAD_REWRITES else notebook
-    for notebook in toc_notebooks()
-]
+CHAPTERS = toc_notebooks()
 
 
 # A number that rounds to zero, shown as if it were an amount ("gives up 0.0000 of accuracy").
@@ -116,7 +108,7 @@ def test_the_prose_checks_catch_what_they_are_for() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("notebook", LINKED_CHAPTERS, ids=lambda path: path.stem)
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda path: path.stem)
 def test_no_chapter_shows_a_zero_as_an_amount_or_a_template_artefact(built_site: Path, notebook: Path) -> None:
     page = built_site / notebook.parent.name / f"{notebook.stem}.html"
     assert not prose_problems(page.read_text()), "\n".join(prose_problems(page.read_text()))
@@ -151,7 +143,7 @@ def test_the_first_use_finder_skips_what_is_not_a_use() -> None:
     assert not uses["balanced accuracy"].ok and not uses["logit"].ok
 
 
-@pytest.mark.parametrize("notebook", LINKED_CHAPTERS, ids=lambda path: path.stem)
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda path: path.stem)
 def test_each_glossary_term_is_linked_at_its_first_use_in_each_chapter(notebook: Path) -> None:
     uses = glossary_links.first_uses(glossary_links.markdown_text(notebook), ENTRIES)
     unlinked = [use.entry for use in uses.values() if not use.ok]
@@ -207,7 +199,7 @@ def test_names_from_hidden_cells_are_found() -> None:
     assert names_from_hidden_cells(cells) == ["last", "np"]
 
 
-@pytest.mark.parametrize("notebook", LINKED_CHAPTERS, ids=lambda path: path.stem)
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda path: path.stem)
 def test_code_the_reader_sees_uses_no_name_only_a_hidden_cell_defines(notebook: Path) -> None:
     import nbformat
 
