@@ -6,7 +6,7 @@ import copy
 
 from conftest import ROOT
 from lossacc.cifar.record import load_record
-from lossacc.run_analysis import run_name, scale_sentence
+from lossacc.run_analysis import run_title, scale_sentence
 
 
 def test_the_laptop_run_is_described_with_its_size_beside_the_recipe() -> None:
@@ -17,7 +17,7 @@ def test_the_laptop_run_is_described_with_its_size_beside_the_recipe() -> None:
     assert f"{record.settings['train_size']:,} of the 50,000" in sentence
     assert f"{max(record.history.val_acc):.1%} validation accuracy at best" in sentence
     assert f"for {record.epochs_recorded} epochs" in sentence and "after epochs 20, 35" in sentence
-    assert run_name(record) == "the CPU run on 2,000 training images"
+    assert run_title(record) == "the CPU run (a width-16 ResNet18 trained on 2,000 CIFAR-10 training images for 50 epochs)"
 
 
 def test_a_run_on_all_images_and_the_full_gpu_run_are_named_so() -> None:
@@ -25,4 +25,4 @@ def test_a_run_on_all_images_and_the_full_gpu_run_are_named_so() -> None:
     everything = copy.copy(record)
     object.__setattr__(everything, "settings", {**record.settings, "train_size": None})
     assert "trained on all 50,000 training images" in scale_sentence(everything)
-    assert run_name(everything) == "the CPU run on all 50,000 training images"
+    assert "trained on all 50,000 CIFAR-10 training images" in run_title(everything)

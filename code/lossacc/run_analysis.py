@@ -118,13 +118,16 @@ def describe_run(record: CifarRecord) -> RunDescription:
     )
 
 
-def run_name(record: CifarRecord) -> str:
-    """A short name for the run, for the prose: what it was trained on, and where."""
+def run_title(record: CifarRecord) -> str:
+    """A short name for the run, for the prose: the model, what it was trained on, and where."""
     if is_full_gpu_run(record.metadata, record.epochs_planned, record.epochs_recorded):
-        return "the full recipe run (GPU)"
+        return "the full 200-epoch recipe run on a GPU"
     train_size = record.settings["train_size"]
-    images = "all 50,000 training images" if train_size is None else f"{train_size:,} training images"
-    return f"the {record.metadata['device']['type'].upper()} run on {images}"
+    images = "all 50,000" if train_size is None else f"{train_size:,}"
+    return (
+        f"the {record.metadata['device']['type'].upper()} run (a width-{record.settings['width']} ResNet18 "
+        f"trained on {images} CIFAR-10 training images for {record.epochs_recorded} epochs)"
+    )
 
 
 def scale_sentence(record: CifarRecord) -> str:
