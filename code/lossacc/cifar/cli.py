@@ -11,7 +11,7 @@ from typing import NoReturn
 from lossacc.cifar.checkpoint import ResumeError
 from lossacc.cifar.config import PRESETS, ConfigError, TrainConfig
 from lossacc.cifar.data import DataError, load_cifar10
-from lossacc.cifar.files import PathError, require_folder
+from lossacc.cifar.files import DiskFullError, PathError, require_folder
 from lossacc.cifar.options import RunOptions, Runtime
 from lossacc.cifar.record import RecordError
 from lossacc.cifar.train import DivergedError, train
@@ -224,12 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_arguments(arguments)
         options = options_from_arguments(arguments)
         Runtime.resolve(options)  # a bad --device fails before the data are read
-        for folder, what in (
-            (arguments.data_cache, "--data-cache"),
-            (run_dir, "--run-dir"),
-            (arguments.record_dir or run_dir / "record", "--record-dir"),
-        ):
-            require_folder(folder, what)
+        require_folder(arguments.data_cache, "--data-cache")  # written only when a cache is made
+        for folder, what in ((run_dir, "--run-dir"), (arguments.record_dir or run_dir / "record", "--record-dir")):
+            require_folder(folder, what, writable=True)
         if options.progress:
             print(f"reading CIFAR-10 from {arguments.data} (decoded once, then cached in {arguments.data_cache})", flush=True)
         data = load_cifar10(
@@ -242,6 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError, ResumeError, RecordError, PathError, DivergedError) as error:
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)
         return 2
+    except DiskFullError as error:
+        print(
+            f"{PROGRAM}: error: {error.strerror}; free some space and run the same command to resume from the "
+            f"last checkpoint in {run_dir}",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         print(
             f"\n{PROGRAM}: interrupted; the last checkpoint in {run_dir} is kept, run the same command to continue",
