@@ -21,11 +21,11 @@ import torch
 from torch.nn import functional as F
 
 from lossacc import calibration, metrics
-from lossacc.cifar.checkpoint import ResumeError, save_checkpoint, start_or_resume
 from lossacc.cifar import files
+from lossacc.cifar.checkpoint import ResumeError, save_checkpoint, start_or_resume
 from lossacc.cifar.config import ConfigError, TrainConfig
 from lossacc.cifar.data import load_cifar10
-from lossacc.cifar.files import DiskFullError, PathError, atomic_write, hold_folders, require_folder
+from lossacc.cifar.files import DiskFullError, PathError, atomic_write, require_folder
 from lossacc.cifar.options import RunOptions
 from lossacc.cifar.recording import RunState
 from lossacc.cifar.resnet import ResNet18
@@ -73,12 +73,12 @@ def test_rounded_and_float16_probabilities_are_read_as_probabilities(
         path = tmp_path / "p.csv"
         header = ",".join([f"c{j}" for j in range(10)] + ["label"])
         np.savetxt(path, np.column_stack([probs, LABELS]), delimiter=",", header=header, comments="", fmt="%.3f")
-        argv: list[object] = [path]
+        argv: list[Path | str] = [path]
     else:
         np.save(tmp_path / "p.npy", probs)
         np.save(tmp_path / "y.npy", LABELS)
         argv = [tmp_path / "p.npy", "--labels", tmp_path / "y.npy"]
-    d = diagnose(load_predictions(*argv[::2]))
+    d = diagnose(load_predictions(argv[0], argv[2] if len(argv) > 1 else None))
     assert d.kind == "probabilities" and "within" in d.reason
     assert d.mean_loss == pytest.approx(true_class_loss(probs.astype(np.float64), LABELS), rel=1e-9)
     status, out, err = run(capsys, *argv, "--kind", "probabilities")
@@ -245,7 +245,7 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
 )
 def test_settings_that_cannot_be_meant_are_refused(changes: dict[str, int], message: str) -> None:
     with pytest.raises(ConfigError) as raised:
-        replace(TrainConfig(), **changes)
+        replace(TrainConfig(), **changes)  # type: ignore[arg-type]
     assert message in str(raised.value)
 
 
@@ -339,7 +339,7 @@ def test_a_checkpoint_written_to_a_full_disk_keeps_the_previous_one(
     save_checkpoint(path, {}, "0", model, optimizer, state)
     before = path.read_bytes()
     # Every file the run writes lands on a full device (torch alone would say "unexpected pos").
-    monkeypatch.setattr(files, "open", lambda name, mode: open("/dev/full", mode), raising=False)
+    monkeypatch.setattr(files, "open", lambda name, mode: open("/dev/full", mode), raising=False)  # noqa: SIM115
     with pytest.raises(DiskFullError, match="the disk is full"):
         save_checkpoint(path, {}, "0", model, optimizer, replace(state, val_loss=[np.ones(3, np.float16)]))
     assert path.read_bytes() == before

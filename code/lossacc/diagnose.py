@@ -245,8 +245,8 @@ class RowSums:
         if self.largest_deviation <= PROBABILITY_SUM_TOLERANCE:
             return "every row is non-negative and sums to 1"
         return (
-            f"every row is non-negative and sums to 1 within {self.largest_deviation:.2g} (probabilities rounded or "
-            "stored in low precision; each row is divided by its sum)"
+            f"every row is non-negative and sums to 1 within {self.largest_deviation:.2g}: probabilities rounded or "
+            "stored in low precision, each row divided by its sum"
         )
 
 
