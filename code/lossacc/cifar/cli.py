@@ -32,7 +32,8 @@ momentum 0.9, weight decay 1e-4, batch 128, learning rate x0.2 after epochs 60, 
 A checkpoint is saved after every epoch (every 10 on a GPU, see --checkpoint-every). Run the
 same command again after an interruption and training continues from the last checkpoint,
 with the same result as an uninterrupted run. A record folder that holds another run is never
-overwritten unless you pass --overwrite-record.
+overwritten unless you pass --overwrite-record. A run holds its run and record folders while it
+works: a second run on either is refused (a killed run holds nothing).
 """
 
 EPILOG = """\
