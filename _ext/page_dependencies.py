@@ -6,7 +6,9 @@ a fingerprint (a SHA-256) of what it was computed from:
 
 * every page: the installed Python packages and versions, the Python version, and the
   book's Sphinx extensions (``_ext/*.py``);
-* a notebook, besides: the library modules it imports, followed through their own imports
+* a notebook, besides: the library modules it imports, and those it runs as a command
+  (``python -m NAME``, in a shell line or a ``subprocess`` list: ``NAME`` and ``NAME.__main__``),
+  followed through their own imports
   (with the parent packages' ``__init__.py`` and the non-Python files beside each module,
   such as an explorer's JavaScript), under the folder ``page_dependencies_library``; and the
   files under each folder of ``page_dependencies_data`` whose name its code mentions (a
@@ -54,6 +56,15 @@ def imported_modules(source: str) -> set[str]:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
+
+
+# "-m NAME" in a shell line or an f-string, or "-m", "NAME" in a subprocess argument list.
+_RUN_AS_MODULE = re.compile(r"""(?<![\w-])-m["'\s,]+([A-Za-z_][\w.]*)""")
+
+
+def commanded_modules(source: str) -> set[str]:
+    """The modules ``source`` runs with ``python -m NAME``: ``NAME`` and ``NAME.__main__``."""
+    return {name for match in _RUN_AS_MODULE.finditer(source) for name in (match[1], f"{match[1]}.__main__")}
 
 
 class Library:
@@ -149,7 +160,7 @@ def page_fingerprint(app: Sphinx, docname: str, environment: str, library: Libra
     srcdir = Path(app.srcdir)
     code = notebook_code(source)
     try:
-        modules = imported_modules(code)
+        modules = imported_modules(code) | commanded_modules(code)
     except SyntaxError:  # a cell Python cannot parse: depend on the whole library
         modules = None
     if modules is None:

@@ -36,7 +36,7 @@ PROGRAM = "train_on_gpu"
 
 try:
     from lossacc.cifar.data import KNOWN_ARCHIVES, sha256_of_file
-    from lossacc.cifar.files import PathError, atomic_write, require_folder
+    from lossacc.cifar.files import PathError, atomic_write, hold_folders, require_folder
     from lossacc.cifar.provenance import STAGED_COMMIT_VARIABLE, STAGED_DIRTY_VARIABLE, git_commit, now
     from lossacc.cifar.record import ARRAYS_FILE, SUMMARY_FILE, RecordError
     from lossacc.cifar.recording import PROGRESS_FILE, check_record_folder
@@ -85,10 +85,17 @@ def main(argv: list[str] | None = None) -> int:
             return stage_archive(arguments.archive, arguments.sha256)
         preset = "rehearsal" if arguments.rehearse else "recipe"
         if arguments.step == "start":
-            return start_run(preset, restart=arguments.restart)
+            # One start at a time: a second waits here, then finds the first one's run alive.
+            with hold_folders({ROOT / "runs": "the runs folder"}, wait=True):
+                return start_run(preset, restart=arguments.restart)
         return poll_run(preset, arguments.out, arguments.wait)
     except (RouteError, RecordError, PathError, OSError) as error:
         fail(str(error))
+
+
+def route(step: str, preset: str) -> str:
+    """The command line of ``step`` for ``preset`` (the rehearsal's needs --rehearse)."""
+    return f"bash scripts/train_on_gpu.sh {step}{' --rehearse' if preset == 'rehearsal' else ''}"
 
 
 def fail(message: str) -> NoReturn:
@@ -136,7 +143,7 @@ def start_run(preset: str, *, restart: bool) -> int:
     if launch and process_alive(launch["pid"]):
         raise RouteError(
             f"a run is already going here (pid {launch['pid']}, started {launch['started']}); "
-            f"follow it with: bash scripts/train_on_gpu.sh poll OUT{' --rehearse' if preset == 'rehearsal' else ''}"
+            f"follow it with: {route('poll OUT', preset)}"
         )
     describe_machine(need_gpu=preset == "recipe")
     print(f"checking the sha256 of {archive.name} ...", flush=True)
@@ -146,8 +153,12 @@ def start_run(preset: str, *, restart: bool) -> int:
         raise RouteError(f"{run_dir} holds a run on another archive; pass --restart to discard it")
     summary = read_json(run_dir / "record" / SUMMARY_FILE)
     if summary and summary.get("complete") and not restart:
-        print(f"the run in {run_dir} is complete; collect it with: bash scripts/train_on_gpu.sh poll OUT")
+        print(f"the run in {run_dir} is complete; collect it with: {route('poll OUT', preset)}")
         return 0
+    # The runs this folder held and --restart discarded: their copies in an OUT folder may be replaced.
+    discarded = (launch or {}).get("discarded", [])
+    if restart and summary:
+        discarded = [*discarded, summary["metadata"]["created"]]
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / EXIT_FILE).unlink(missing_ok=True)
     if restart:
@@ -184,13 +195,20 @@ def start_run(preset: str, *, restart: bool) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    launch = {"pid": process.pid, "started": now(), "preset": preset, "sha256": stage["sha256"], "command": command}
+    launch = {
+        "pid": process.pid,
+        "started": now(),
+        "preset": preset,
+        "sha256": stage["sha256"],
+        "command": command,
+        "discarded": discarded,
+    }
     atomic_write(run_dir / LAUNCH_FILE, lambda handle: handle.write(json.dumps(launch, indent=1).encode()))
     time.sleep(2.0)
     if process.poll() is not None:
         raise RouteError(f"the run stopped at once: {last_line(run_dir / LOG_FILE)}")
     print(f"started the {preset} run (pid {process.pid}); log in {run_dir / LOG_FILE}")
-    print(f"follow it with: bash scripts/train_on_gpu.sh poll OUT{' --rehearse' if preset == 'rehearsal' else ''} --wait 540")
+    print(f"follow it with: {route('poll OUT', preset)} --wait 540")
     return 0
 
 
@@ -199,8 +217,9 @@ def poll_run(preset: str, out: Path, wait_seconds: float) -> int:
     run_dir = ROOT / "runs" / f"gpu-{preset}"
     launch = read_json(run_dir / LAUNCH_FILE)
     if not launch:
-        raise RouteError(f"no run was started in {run_dir}; start one with: bash scripts/train_on_gpu.sh start")
-    require_folder(out, "the output folder")
+        raise RouteError(f"no run was started in {run_dir}; start one with: {route('start', preset)}")
+    require_folder(out, "the output folder", writable=True)
+    check_out_folder(run_dir, out, launch.get("discarded", []))
     deadline = time.monotonic() + wait_seconds
     reported: int | None = None
     while True:
@@ -212,7 +231,7 @@ def poll_run(preset: str, out: Path, wait_seconds: float) -> int:
         elif not progress and reported is None:
             print(f"no epoch finished yet (started {launch['started']}); log: {last_line(run_dir / LOG_FILE)}", flush=True)
             reported = 0
-        copied = collect(run_dir, out)
+        copied = collect(run_dir, out, launch.get("discarded", []))
         if not alive or time.monotonic() >= deadline:
             break
         time.sleep(POLL_SECONDS)
@@ -222,7 +241,7 @@ def poll_run(preset: str, out: Path, wait_seconds: float) -> int:
     if not (run_dir / EXIT_FILE).exists():
         raise RouteError(
             f"the run was killed (no exit status; last log line: {last_line(run_dir / LOG_FILE)}); "
-            "start again to continue from its last checkpoint"
+            f"continue it from its last checkpoint with: {route('start', preset)}"
         )
     status = (run_dir / EXIT_FILE).read_text().strip()
     if status != "0":
@@ -231,18 +250,34 @@ def poll_run(preset: str, out: Path, wait_seconds: float) -> int:
     return 0
 
 
-def collect(run_dir: Path, out: Path) -> int:
+def check_out_folder(run_dir: Path, out: Path, discarded: list[str]) -> None:
+    """Refuse ``out`` before anything is copied into it if it holds the record of another run
+    than this one (a copy of a run that ``start --restart`` discarded here may be replaced)."""
+    there = read_json(out / SUMMARY_FILE)
+    if not there or there.get("metadata", {}).get("created") in discarded:
+        return
+    summary = read_json(run_dir / "record" / SUMMARY_FILE)
+    if not summary:
+        raise RouteError(f"{out} already holds the record of another run; poll into another folder")
+    metadata = summary["metadata"]
+    try:
+        check_record_folder(out, summary["settings"], metadata["dataset"]["sha256"], metadata["created"], overwrite=False)
+    except RecordError as error:
+        raise RouteError(f"{str(error).split('; choose')[0]}; poll into another folder") from error
+
+
+def collect(run_dir: Path, out: Path, discarded: list[str]) -> int:
     """Copy the run's record and log into ``out`` (refusing a folder that holds another run);
     returns the number of epochs the copied record holds (0 before the first record)."""
+    check_out_folder(run_dir, out, discarded)
     record = run_dir / "record"
     summary = read_json(record / SUMMARY_FILE)
     if summary:
-        metadata = summary["metadata"]
-        check_record_folder(
-            out, summary["settings"], metadata["dataset"]["sha256"], metadata["created"], overwrite=False
-        )
         copied = read_json(out / SUMMARY_FILE)
-        if not copied or copied.get("epochs_recorded") != summary["epochs_recorded"]:
+        if not copied or (copied.get("epochs_recorded"), copied.get("metadata", {}).get("created")) != (
+            summary["epochs_recorded"],
+            summary["metadata"]["created"],
+        ):
             # arrays first, then the summary that describes them, each atomically
             arrays = (record / ARRAYS_FILE).read_bytes()
             atomic_write(out / ARRAYS_FILE, lambda handle: handle.write(arrays))

@@ -6,16 +6,18 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import anywidget
 import nbformat
 import pytest
 
 from conftest import ROOT, BookBuild, write_book_config
-from page_dependencies import Library, imported_modules
+from page_dependencies import Library, commanded_modules, imported_modules, page_fingerprint
 from web_assets import ANYWIDGET
 
 
@@ -163,6 +165,31 @@ def test_a_notebook_depends_on_the_library_files_its_imports_run_or_read(tmp_pat
     assert behind == {"shapes/__init__.py", "shapes/names.py", "shapes/words.py", "shapes/style.css"}
     behind = {str(path.relative_to(tmp_path)) for path in library.files_behind({"shapes.deep.more"})}
     assert behind == {"shapes/__init__.py", "shapes/deep/__init__.py", "shapes/deep/more.py", "shapes/words.py", "shapes/style.css"}
+
+
+def test_a_page_that_runs_a_command_depends_on_the_modules_the_command_imports(tmp_path: Path) -> None:
+    """Chapter 9 runs ``python -m lossacc diagnose`` (in a shell line and a subprocess list): a
+    change of lossacc/cli.py, which only that command imports, makes the page stale."""
+    assert commanded_modules('!{sys.executable} -m lossacc diagnose x\n["python", "-m", "lossacc.cifar"]') == {
+        "lossacc", "lossacc.__main__", "lossacc.cifar", "lossacc.cifar.__main__",
+    }
+    shutil.copytree(ROOT / "code" / "lossacc", tmp_path / "code" / "lossacc", ignore=shutil.ignore_patterns("__pycache__"))
+    chapter = tmp_path / "chapters" / "09_diagnose_your_own_run.ipynb"
+    chapter.parent.mkdir()
+    shutil.copy(ROOT / "chapters" / chapter.name, chapter)
+    app = SimpleNamespace(
+        srcdir=str(tmp_path),
+        env=SimpleNamespace(doc2path=lambda docname: str(chapter)),
+        config=SimpleNamespace(page_dependencies_data=[]),
+    )
+
+    def fingerprint() -> str:
+        return page_fingerprint(app, "chapters/09_diagnose_your_own_run", "environment", Library(tmp_path / "code"))  # type: ignore[arg-type]
+
+    before = fingerprint()
+    cli = tmp_path / "code" / "lossacc" / "cli.py"
+    cli.write_text(cli.read_text() + "\n# a change only the command sees\n")
+    assert fingerprint() != before
 
 
 class SmallBook:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from lossacc.cifar import files
 from lossacc.cifar.cli import build_parser, options_from_arguments
+from lossacc.cifar.cli import main as cli_main
 from lossacc.cifar.options import Runtime
 from lossacc.cifar.record import load_record
 from lossacc.cifar.synthetic import synthetic_cifar, write_python_release, write_tar_gz
@@ -86,6 +93,18 @@ def test_help_explains_the_command(tmp_path: Path) -> None:
         (["--data", "toy.tar.gz", "--lr", "inf"], "lr must be a finite number, got inf"),
         (["--data", "toy.tar.gz", "--lr", "nan"], "lr must be a finite number, got nan"),
         (["--data", "toy.tar.gz", "--time-budget", "inf"], "time budget must be a positive number of seconds"),
+        (["--data", "toy.tar.gz", "--seed", "-1"], "seed must lie in [0, 2**64), got -1"),
+        (["--data", "toy.tar.gz", "--subset-seed", "-1"], "subset_seed must lie in [0, 2**64), got -1"),
+        (["--data", "toy.tar.gz", "--seed", "1180591620717411303424"], "seed must lie in [0, 2**64)"),
+        (["--data", "toy.tar.gz", "--crop-padding", "100"], "crop_padding must lie in [0, 16]"),
+        (
+            ["--data", "toy.tar.gz", "--allow-partial-data", *TINY_RUN, "--width", "100000"],
+            "a ResNet18 of width 100000 does not fit in the memory of cpu",
+        ),
+        (
+            ["--data", "toy.tar.gz", "--allow-partial-data", *TINY_RUN, "--run-dir", "damaged"],
+            "checkpoint damaged/checkpoint.pt is damaged (UnpicklingError while reading it); pass --restart",
+        ),
     ],
 )
 def test_bad_input_gives_one_line_and_a_nonzero_exit(
@@ -93,7 +112,11 @@ def test_bad_input_gives_one_line_and_a_nonzero_exit(
 ) -> None:
     (tmp_path / "toy.tar.gz").write_bytes(archive.read_bytes())
     (tmp_path / "corrupt.tar.gz").write_bytes(archive.read_bytes()[:500])
-    assert_one_line_error(run_cli(*arguments, cwd=tmp_path), message)
+    (tmp_path / "damaged").mkdir()
+    (tmp_path / "damaged" / "checkpoint.pt").write_bytes(b"\x80\x02 not a checkpoint")
+    result = run_cli(*arguments, cwd=tmp_path)
+    assert_one_line_error(result, message)
+    assert "weights_only" not in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -140,3 +163,90 @@ def test_a_tiny_run_records_resumes_and_refuses_other_settings(tmp_path: Path, a
     record = load_record(tmp_path / "runs" / "tiny" / "record")
     assert record.complete and record.settings["width"] == 4 and len(record.metadata["sessions"]) == 2
     assert_one_line_error(run_cli(*common, "--width", "8", cwd=tmp_path), "width=4 there, 8 now")
+
+
+def test_a_second_run_on_a_folder_in_use_is_refused_and_a_killed_run_leaves_it_free(
+    tmp_path: Path, archive: Path
+) -> None:
+    common: list[str | Path] = ["--data", archive, "--allow-partial-data", *TINY_RUN, "--epochs", "500"]
+    first = subprocess.Popen(
+        [sys.executable, "-m", "lossacc.cifar", *map(str, common), "--run-dir", "a", "--lr", "0.1"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not (tmp_path / "a" / "progress.json").exists():
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        same_folder = run_cli(*common, "--run-dir", "a", "--lr", "0.05", cwd=tmp_path)
+        assert_one_line_error(same_folder, "the run folder a is in use by another run")
+        same_record = run_cli(*common, "--run-dir", "b", "--record-dir", "a/record", cwd=tmp_path)
+        assert_one_line_error(same_record, "the record folder a/record is in use by another run")
+        assert first.poll() is None  # the first run goes on
+    finally:
+        first.kill()  # SIGKILL: the kernel drops its locks
+        first.wait()
+    done = json.loads((tmp_path / "a" / "progress.json").read_text())["epoch"]
+    resumed = run_cli(*common, "--run-dir", "a", "--lr", "0.1", "--stop-after-epochs", str(done + 1), cwd=tmp_path)
+    assert resumed.returncode == 0 and f"{done + 1}/500 epochs (stopped" in resumed.stdout, resumed.stderr
+
+
+@pytest.mark.parametrize(
+    ("read_only", "arguments", "message"),
+    [
+        ("record", ["--record-dir", "record"], "--record-dir record is not writable"),
+        ("run", ["--run-dir", "run"], "--run-dir run is not writable"),
+        ("run", ["--run-dir", "run/inner"], "--run-dir run/inner is not writable (its folder run cannot be written)"),
+        ("data", ["--data-cache", "data"], "the data cache data is not writable"),
+    ],
+)
+def test_a_folder_that_cannot_be_written_is_refused_before_any_work(
+    archive: Path, read_only: str, arguments: list[str], message: str
+) -> None:
+    """Run as an unprivileged user (root writes anywhere), in a folder that user may enter."""
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: a read-only folder cannot be made")
+    as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    base = Path(tempfile.mkdtemp())
+    try:
+        base.chmod(0o777)
+        shutil.copy(archive, base / "toy.tar.gz")
+        (base / "toy.tar.gz").chmod(0o644)
+        (base / read_only).mkdir(mode=0o555)
+        (base / read_only).chmod(0o555)
+        result = subprocess.run(
+            [*as_user, sys.executable, "-m", "lossacc.cifar", "--data", "toy.tar.gz", "--allow-partial-data", *TINY_RUN, *arguments],
+            cwd=base,
+            env={**os.environ, "HOME": str(base)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert_one_line_error(result, message)
+        assert sorted(p.name for p in base.iterdir()) == sorted({read_only, "toy.tar.gz"})  # no work was done
+    finally:
+        shutil.rmtree(base)
+
+
+def test_a_full_disk_is_one_line_and_the_run_resumes_exactly(
+    tmp_path: Path, archive: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["--data", str(archive), "--allow-partial-data", *TINY_RUN, "--data-cache", str(tmp_path / "data")]
+    assert cli_main([*common, "--run-dir", str(tmp_path / "straight")]) == 0
+    assert cli_main([*common, "--run-dir", str(tmp_path / "run"), "--stop-after-epochs", "1"]) == 0
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    before = checkpoint.read_bytes()
+    capsys.readouterr()
+    with monkeypatch.context() as full:
+        # From here every file the run writes lands on a full device, as on a disk that filled up.
+        full.setattr(files, "open", lambda name, mode: open("/dev/full", mode), raising=False)  # noqa: SIM115
+        assert cli_main([*common, "--run-dir", str(tmp_path / "run")]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith(f"lossacc-train: error: the disk is full: writing {checkpoint} failed")
+    assert "run the same command to resume from the last checkpoint" in error[0]
+    assert checkpoint.read_bytes() == before
+    assert cli_main([*common, "--run-dir", str(tmp_path / "run")]) == 0
+    resumed, straight = load_record(tmp_path / "run" / "record"), load_record(tmp_path / "straight" / "record")
+    assert np.array_equal(resumed.val_loss, straight.val_loss) and np.array_equal(resumed.val_logits, straight.val_logits)

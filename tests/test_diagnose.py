@@ -86,8 +86,9 @@ def test_every_format_reads_the_same_predictions(tmp_path: Path, capsys: pytest.
     ):
         status, out, err = run(capsys, "diagnose", *argv)
         assert status == 0 and not err, err
-        reports.append(re.sub(r"^\S+: ", "", out).replace("probabilities", "logits"))
-    # The CSV holds probabilities written to 18 digits: same figures to the printed precision.
+        reports.append(re.sub(r"^\S+: (.*) read as \w+ \(.*\)$", r"\1", out, flags=re.MULTILINE))
+    # The CSV holds probabilities written to 18 digits: same figures to the printed precision
+    # (only the first line differs: what the scores were read as, and why).
     assert reports[0] == reports[1] == reports[2] == reports[3]
 
 

@@ -151,8 +151,81 @@ def test_poll_refuses_an_output_folder_holding_another_run(tmp_path: Path, bare_
     (out / "summary.json").write_text(json.dumps(other))
     before = (out / "summary.json").read_bytes()
     result = script(checkout, "poll", out, "--rehearse", environment=bare_machine)
-    assert_one_line_error(result, "already holds the record of another run (width=64 there, 16 now)")
+    assert_one_line_error(result, "already holds the record of another run (width=64 there, 16 now); poll into another")
+    assert "--overwrite-record" not in result.stderr  # poll takes no such flag
     assert (out / "summary.json").read_bytes() == before and not (out / "arrays.npz").exists()
+
+
+def test_poll_refuses_another_runs_folder_before_copying_anything_and_names_its_own_flags(
+    tmp_path: Path, bare_machine: dict[str, str]
+) -> None:
+    checkout = copy_of_tree(tmp_path / "checkout")
+    result = script(checkout, "poll", tmp_path / "out", "--rehearse", environment=bare_machine)
+    assert_one_line_error(result, "start one with: bash scripts/train_on_gpu.sh start --rehearse")
+    run_dir = checkout / "runs" / "gpu-rehearsal"
+    run_dir.mkdir(parents=True)  # a run that has not recorded an epoch yet
+    (run_dir / "launch.json").write_text(json.dumps({"pid": 2**22 + 1, "started": "earlier", "sha256": "0" * 64}))
+    (run_dir / "train.log").write_text("reading CIFAR-10\n")
+    out = tmp_path / "out"
+    shutil.copytree(ROOT / "records" / "cpu-laptop", out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    result = script(checkout, "poll", out, "--rehearse", environment=bare_machine)
+    assert_one_line_error(result, f"{out} already holds the record of another run; poll into another folder")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # not even train.log
+    (out / "summary.json").unlink()
+    (out / "arrays.npz").unlink()
+    result = script(checkout, "poll", out, "--rehearse", environment=bare_machine)
+    assert_one_line_error(result, "continue it from its last checkpoint with: bash scripts/train_on_gpu.sh start --rehearse")
+
+
+def staged_checkout(destination: Path, archive: Path) -> Path:
+    """A copy of the tree with the archive staged, as it arrives on the GPU machine."""
+    checkout = copy_of_tree(destination)
+    (checkout / ".gpu-stage").mkdir()
+    shutil.copy(archive, checkout / ".gpu-stage" / archive.name)
+    stage = {"archive": archive.name, "sha256": sha256_of_file(archive), "commit": "0" * 40, "commit_dirty": False}
+    (checkout / ".gpu-stage" / "stage.json").write_text(json.dumps(stage))
+    return checkout
+
+
+def poll_until_the_run_ends(checkout: Path, out: Path, environment: dict[str, str]) -> None:
+    """Poll (and collect into ``out``) until the rehearsal run ends: minutes on a busy machine."""
+    for _ in range(8):
+        polled = script(checkout, "poll", out, "--rehearse", "--wait", "120", environment=environment)
+        assert polled.returncode == 0, polled.stderr
+        if "the run has ended" in polled.stdout:
+            return
+    raise AssertionError("the rehearsal run did not end in 16 minutes")
+
+
+def test_polling_the_same_folder_after_start_restart_collects_the_new_run(
+    tmp_path: Path, archive: Path, bare_machine: dict[str, str]
+) -> None:
+    checkout = staged_checkout(tmp_path / "checkout", archive)
+    out = tmp_path / "out"
+    created = []
+    for flags in ([], ["--restart"]):
+        started = script(checkout, "start", "--rehearse", *flags, environment=bare_machine)
+        assert started.returncode == 0, started.stderr
+        poll_until_the_run_ends(checkout, out, bare_machine)
+        created.append(load_record(out).metadata["created"])
+    assert created[0] != created[1] and load_record(out).complete
+
+
+def test_two_starts_at_the_same_moment_start_one_run(tmp_path: Path, archive: Path, bare_machine: dict[str, str]) -> None:
+    checkout = staged_checkout(tmp_path / "checkout", archive)
+    command = ["bash", str(checkout / "scripts" / "train_on_gpu.sh"), "start", "--rehearse"]
+    starts = [
+        subprocess.Popen(command, cwd=tmp_path, env=bare_machine, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [start.communicate(timeout=180) for start in starts]
+    started = [out for out, _ in outputs if "started the rehearsal run" in out]
+    assert len(started) == 1, outputs
+    refused = [err for _, err in outputs if err]
+    assert len(refused) == 1 and "a run is already going here" in refused[0], outputs
+    poll_until_the_run_ends(checkout, tmp_path / "out", bare_machine)
+    assert "3/3 epochs (complete)" in (tmp_path / "out" / "train.log").read_text()
 
 
 def _has_cuda() -> bool:

@@ -39,6 +39,7 @@ from numpy.typing import ArrayLike, NDArray
 from lossacc.metrics import FloatArray, _as_labels, log_softmax, per_example_loss_from_logits, softmax
 
 NUM_BINS = 15
+MAX_NUM_BINS = 10_000  # more bins than this hold almost nothing each, and cost memory for nothing
 TEMPERATURE_BOUNDS = (0.01, 100.0)
 PROBABILITY_SUM_TOLERANCE = 1e-4
 BLOCK_ENTRIES = 2**18  # entries of one block of rows (2 MiB in float64)
@@ -69,6 +70,15 @@ def _as_probs(probs: ArrayLike) -> FloatArray:
             f"to {sums.max():.4g}, smallest entry {p.min():.4g}); pass softmax(logits), not logits"
         )
     return p
+
+
+def _rows_are_distributions(scores: NDArray[np.floating]) -> bool:
+    """Whether every row of ``scores`` is non-negative and sums to 1 (within ``PROBABILITY_SUM_TOLERANCE``)."""
+    for rows in row_blocks(*scores.shape):
+        block = np.asarray(scores[rows], dtype=np.float64)
+        if (block < 0).any() or (np.abs(block.sum(axis=1) - 1) > PROBABILITY_SUM_TOLERANCE).any():
+            return False
+    return True
 
 
 def row_blocks(n: int, columns: int) -> Iterator[slice]:
@@ -104,14 +114,23 @@ class ReliabilityBins:
 
 
 def _check_num_bins(num_bins: int) -> None:
-    if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or num_bins < 1:
-        raise ValueError(f"num_bins must be a positive integer, got {num_bins!r}")
+    if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or not 1 <= num_bins <= MAX_NUM_BINS:
+        raise ValueError(f"num_bins must be a positive integer, at most {MAX_NUM_BINS:,}, got {num_bins!r}")
+
+
+def _as_confidence(confidence: ArrayLike) -> FloatArray:
+    c = np.asarray(confidence, dtype=np.float64)
+    if c.ndim != 1 or c.size == 0:
+        raise ValueError(f"confidence must be a non-empty (n,) array, got shape {c.shape}")
+    if not np.isfinite(c).all() or (c <= 0).any() or (c > 1).any():
+        raise ValueError(f"confidences must lie in (0, 1], got range [{c.min():.4g}, {c.max():.4g}]")
+    return c
 
 
 def equal_mass_edges(confidence: ArrayLike, num_bins: int = NUM_BINS) -> FloatArray:
     """Bin edges holding about ``n / M`` confidences each: 0, the ``m/M`` quantiles, and 1."""
     _check_num_bins(num_bins)
-    inner = np.quantile(np.asarray(confidence, dtype=np.float64), np.arange(1, num_bins) / num_bins)
+    inner = np.quantile(_as_confidence(confidence), np.arange(1, num_bins) / num_bins)
     return np.concatenate([[0.0], inner, [1.0]])
 
 
@@ -125,23 +144,31 @@ def reliability_bins_from_confidence(
     """Bins of the top-1 confidences ``c_i`` in ``(0, 1]``, with the accuracy in each.
 
     ``correct`` says whether each top-1 prediction is right. The bins are ``num_bins`` of equal
-    width unless ``edges`` (increasing, from 0 to 1) are given; ``right_closed`` bins are
+    width unless ``edges`` (non-decreasing, from 0 to 1) are given; ``right_closed`` bins are
     ``(e_m, e_{m+1}]``, otherwise ``[e_m, e_{m+1})`` (and 1 in the last bin). Empty bins have
     NaN confidence and accuracy.
     """
-    c = np.asarray(confidence, dtype=np.float64)
+    c = _as_confidence(confidence)
     right = np.asarray(correct)
-    if c.ndim != 1 or c.size == 0 or right.shape != c.shape:
-        raise ValueError(f"confidence and correct must be non-empty and of one shape (n,), got {c.shape} and {right.shape}")
-    if not np.isfinite(c).all() or (c <= 0).any() or (c > 1).any():
-        raise ValueError("confidences must lie in (0, 1]")
+    if right.shape != c.shape:
+        raise ValueError(f"confidence and correct must be of one shape (n,), got {c.shape} and {right.shape}")
     if edges is None:
         _check_num_bins(num_bins)
         bin_edges = np.arange(num_bins + 1) / num_bins
     else:
         bin_edges = np.asarray(edges, dtype=np.float64)
-        if bin_edges.ndim != 1 or len(bin_edges) < 2 or (np.diff(bin_edges) < 0).any():
-            raise ValueError("edges must be an increasing sequence of at least two values")
+        if (
+            bin_edges.ndim != 1
+            or not 2 <= len(bin_edges) <= MAX_NUM_BINS + 1
+            or not np.isfinite(bin_edges).all()
+            or (np.diff(bin_edges) < 0).any()
+            or bin_edges[0] != 0
+            or bin_edges[-1] != 1
+        ):
+            raise ValueError(
+                f"edges must be a non-decreasing sequence from 0 to 1 (2 to {MAX_NUM_BINS + 1:,} finite values) "
+                f"that covers every confidence, got {np.array2string(bin_edges, threshold=6)}"
+            )
     count_bins = len(bin_edges) - 1
     which = np.searchsorted(bin_edges, c, side="left" if right_closed else "right") - 1
     which = np.clip(which, 0, count_bins - 1)
@@ -207,16 +234,30 @@ def _derivatives(
     return ScaledLossDerivatives(loss / n, slope / n, curvature / n)
 
 
-def fit_temperature(logits: ArrayLike, labels: ArrayLike, tolerance: float = 1e-10) -> float:
+def fit_temperature(
+    logits: ArrayLike, labels: ArrayLike, tolerance: float = 1e-10, *, refuse_probabilities: bool = True
+) -> float:
     """``T* = argmin_T (1/n) sum_i -log softmax(z_i / T)[y_i]`` within ``TEMPERATURE_BOUNDS``.
 
     With ``b = 1/T`` the loss ``f(b)`` is convex (:func:`scaled_loss_derivatives`), so its
     minimum is where ``f'(b) = 0``: Newton's method ``b <- b - f'(b)/f''(b)`` from ``b = 1``,
     kept inside a bracket where ``f'`` changes sign (a step leaving it bisects the bracket
     on a log scale instead). When ``f'`` keeps one sign the minimum is at a bound.
+
+    Probabilities are refused (rows non-negative and summing to 1): scaling them as logits
+    fits a meaningless temperature; pass the logits, or ``np.log(probs)``. Pass
+    ``refuse_probabilities=False`` to scale them as logits anyway (what a model whose outputs
+    already went through softmax does: the double-softmax bug).
     """
+    if not (isinstance(tolerance, (int, float, np.floating)) and 0 < tolerance < 1):
+        raise ValueError(f"tolerance must be a number in (0, 1), got {tolerance!r}")
     z = _as_scores(logits, "logits")
     y = _as_labels(labels, *z.shape)
+    if refuse_probabilities and _rows_are_distributions(z):
+        raise ValueError(
+            "the logits are non-negative and every row sums to 1: they look like probabilities; "
+            "pass the logits, or np.log(probs)"
+        )
     low, high = 1 / TEMPERATURE_BOUNDS[1], 1 / TEMPERATURE_BOUNDS[0]
     b = 1.0
     current = _derivatives(z, y, b)
@@ -252,17 +293,25 @@ def scaled_loss(logits: ArrayLike, labels: ArrayLike, temperature: float) -> flo
     z = _as_scores(logits, "logits")
     y = _as_labels(labels, *z.shape)
     total = sum(
-        float(per_example_loss_from_logits(np.asarray(z[rows], dtype=np.float64) / temperature, y[rows]).sum())
-        for rows in row_blocks(*z.shape)
+        float(per_example_loss_from_logits(_divide(z[rows], temperature), y[rows]).sum()) for rows in row_blocks(*z.shape)
     )
     return total / len(y)
+
+
+def _divide(logits: NDArray[np.floating], temperature: float) -> FloatArray:
+    """``z / T`` in float64, refused when it overflows (a temperature too small for these logits)."""
+    with np.errstate(over="ignore"):
+        scaled = np.asarray(logits, dtype=np.float64) / temperature
+    if not np.isfinite(scaled).all():
+        raise ValueError(f"temperature {temperature:.4g} is too small: the logits divided by it overflow")
+    return scaled
 
 
 def scaled_probs(logits: ArrayLike, temperature: float) -> FloatArray:
     """``softmax(z / T)``: the probabilities after temperature scaling (the argmax is unchanged)."""
     if not (math.isfinite(temperature) and temperature > 0):
         raise ValueError(f"temperature must be a positive finite number, got {temperature}")
-    return softmax(np.asarray(_as_scores(logits, "logits"), dtype=np.float64) / temperature)
+    return softmax(_divide(_as_scores(logits, "logits"), temperature))
 
 
 @dataclass(frozen=True)

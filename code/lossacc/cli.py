@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Sequence
 
 from lossacc import diagnose
@@ -23,4 +25,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     )
     arguments = parser.parse_args(argv)
-    return diagnose.run(arguments)
+    try:
+        status = diagnose.run(arguments)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped early (``| head``): what it read is all it wanted. Point stdout at
+        # /dev/null so that Python's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return status

@@ -24,6 +24,7 @@ import base64
 import html
 import math
 import sys
+import warnings
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lossacc.calibration import (
+    MAX_NUM_BINS,
     NUM_BINS,
     PROBABILITY_SUM_TOLERANCE,
     ReliabilityBins,
@@ -53,6 +55,15 @@ SUFFIXES = (".npz", ".npy", ".pt", ".pth", ".csv")
 WORST_SHOWN = 10
 # The smallest probability kept when probabilities are turned into log-probabilities for scaling.
 LOG_FLOOR = float(np.finfo(np.float64).tiny)
+# Rows of stored probabilities sum to 1 only up to their rounding: 3 decimals over k classes are
+# off by up to k/2000 (typically far less), float16 by about 1e-3. Rows within this of 1 (and
+# non-negative) are read as probabilities, each divided by its sum.
+ROUNDED_SUM_TOLERANCE = 0.02
+# A true-class probability of 0 has an infinite loss; the report also gives the mean loss with
+# such probabilities clipped to float64's machine epsilon (as scikit-learn's log_loss clips).
+CLIP_PROBABILITY = float(np.finfo(np.float64).eps)
+# Logits beyond this are not a model's outputs (a diverged run, or garbage): they are refused.
+MAX_ABS_SCORE = 1e6
 
 
 class InputError(ValueError):
@@ -68,33 +79,56 @@ class Predictions:
     kind: str  # "logits" or "probabilities"
     source: str
     warnings: tuple[str, ...]
+    reason: str = ""  # why the scores were read as ``kind``
 
 
 # --- reading ---------------------------------------------------------------------------------
 
 
 def _read_npz(path: Path) -> dict[str, NDArray[Any]]:
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path}: cannot read it as .npz (not a zip archive of .npy arrays, as numpy.savez writes)")
     with np.load(path, allow_pickle=False) as archive:
         return {name: archive[name] for name in archive.files}
+
+
+def _read_npy(path: Path) -> NDArray[Any]:
+    with path.open("rb") as handle:
+        if handle.read(6) != b"\x93NUMPY":
+            raise InputError(f"{path}: cannot read it as .npy (no .npy header, as numpy.save writes)")
+    return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
 def _read_pt(path: Path) -> dict[str, NDArray[Any]] | NDArray[Any]:
     import torch
 
+    def to_numpy(tensor: torch.Tensor) -> NDArray[Any]:
+        """A sparse tensor made dense, bfloat16 (which NumPy lacks) widened to float32."""
+        tensor = tensor.detach()
+        if tensor.layout != torch.strided:
+            tensor = tensor.to_dense()
+        if tensor.dtype == torch.bfloat16:
+            tensor = tensor.float()
+        return tensor.numpy()
+
     loaded = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     if isinstance(loaded, torch.Tensor):
-        return loaded.detach().numpy()
+        return to_numpy(loaded)
     if isinstance(loaded, dict):
-        return {str(k): v.detach().numpy() for k, v in loaded.items() if isinstance(v, torch.Tensor)}
+        return {str(k): to_numpy(v) for k, v in loaded.items() if isinstance(v, torch.Tensor)}
     raise InputError(f"{path}: holds a {type(loaded).__name__}, expected a tensor or a dict of tensors")
 
 
 def _read_csv(path: Path) -> dict[str, NDArray[Any]]:
     with path.open() as handle:
-        header = [name.strip() for name in handle.readline().split(",")]
+        header = [name.strip().strip("'\"").strip() for name in handle.readline().split(",")]
     if not header or all(name.replace(".", "").replace("-", "").isdigit() for name in header if name):
         raise InputError(f"{path}: a CSV needs a header line naming its columns (one per class, and 'label')")
-    table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # numpy's "input contained no data"
+        table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    if table.size == 0:
+        raise InputError(f"{path}: no examples (the CSV has a header line and no rows of numbers)")
     if table.shape[1] != len(header):
         raise InputError(f"{path}: {table.shape[1]} columns of numbers under a header of {len(header)}")
     columns = {"scores": np.delete(table, header.index("label"), axis=1) if "label" in header else table}
@@ -108,19 +142,23 @@ def _read(path: Path) -> dict[str, NDArray[Any]] | NDArray[Any]:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise InputError(f"{path}: unknown file type '{path.suffix}'; use one of {', '.join(SUFFIXES)}")
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a file")
+    if not path.is_file():
+        raise InputError(f"{path}: is not a regular file (a pipe or a device?); save the predictions to a file")
     try:
         if suffix == ".npz":
             return _read_npz(path)
         if suffix == ".npy":
-            return np.load(path, mmap_mode="r", allow_pickle=False)
+            return _read_npy(path)
         if suffix == ".csv":
             return _read_csv(path)
         return _read_pt(path)
     except InputError:
         raise
-    except (OSError, ValueError, EOFError, RuntimeError, zipfile.BadZipFile, UnicodeDecodeError) as error:
+    except (OSError, ValueError, EOFError, RuntimeError, TypeError, zipfile.BadZipFile, UnicodeDecodeError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(f"{path}: cannot read it as {suffix} ({first_line})") from error
 
@@ -176,15 +214,45 @@ def load_predictions(path: str | Path, labels_path: str | Path | None = None, ki
         raise InputError(f"{path}: {n} rows of scores but {len(y)} labels")
     if y.min() < 0 or y.max() >= k:
         raise InputError(f"{path}: labels must lie in [0, {k}) for {k} classes, got range [{y.min()}, {y.max()}]")
-    look_like_probabilities = _check_values(scores, path)
+    if kind != "auto":
+        reason = "as --kind says"
+    elif stated_kind:
+        reason = f"the file's array is named '{key}'"
+    else:
+        reason = ""
     return _decide_kind(
-        scores, y, kind if kind != "auto" else (stated_kind or "auto"), look_like_probabilities, str(path)
+        scores, y, kind if kind != "auto" else (stated_kind or "auto"), _check_values(scores, path), str(path), reason
     )
 
 
-def _check_values(scores: NDArray[Any], path: Path) -> bool:
-    """Refuse NaN or infinite scores; return whether every row is non-negative and sums to 1."""
-    rows_are_distributions = True
+@dataclass(frozen=True)
+class RowSums:
+    """Whether every score is non-negative, and the largest distance of a row's sum from 1."""
+
+    non_negative: bool
+    largest_deviation: float
+
+    @property
+    def distributions(self) -> bool:
+        """Rows that are probability distributions, up to the rounding of stored probabilities."""
+        return self.non_negative and self.largest_deviation <= ROUNDED_SUM_TOLERANCE
+
+    def describe(self) -> str:
+        if not self.non_negative:
+            return "some scores are negative"
+        if not self.distributions:
+            return f"rows sum to values up to {self.largest_deviation:.3g} away from 1"
+        if self.largest_deviation <= PROBABILITY_SUM_TOLERANCE:
+            return "every row is non-negative and sums to 1"
+        return (
+            f"every row is non-negative and sums to 1 within {self.largest_deviation:.2g}: probabilities rounded or "
+            "stored in low precision, each row divided by its sum"
+        )
+
+
+def _check_values(scores: NDArray[Any], path: Path) -> RowSums:
+    """Refuse NaN, infinite or absurdly large scores; say how close the rows are to distributions."""
+    non_negative, deviation = True, 0.0
     for rows in row_blocks(*scores.shape):
         block = np.asarray(scores[rows], dtype=np.float64)
         finite = np.isfinite(block)
@@ -193,11 +261,16 @@ def _check_values(scores: NDArray[Any], path: Path) -> bool:
             raise InputError(
                 f"{path}: scores contain NaN or infinite values (first at row {rows.start + row}, column {column})"
             )
-        if rows_are_distributions:
-            rows_are_distributions = bool(
-                (block >= 0).all() and (np.abs(block.sum(axis=1) - 1) <= PROBABILITY_SUM_TOLERANCE).all()
+        huge = np.abs(block) > MAX_ABS_SCORE
+        if huge.any():
+            row, column = np.argwhere(huge)[0]
+            raise InputError(
+                f"{path}: scores reach {block[row, column]:.3g} (row {rows.start + row}, column {column}); "
+                f"logits beyond +-{MAX_ABS_SCORE:.0e} are not a working model's outputs (a diverged run?)"
             )
-    return rows_are_distributions
+        non_negative = non_negative and bool((block >= 0).all())
+        deviation = max(deviation, float(np.abs(block.sum(axis=1) - 1).max()))
+    return RowSums(non_negative, deviation)
 
 
 def double_softmax_ceiling(num_classes: int) -> float:
@@ -206,11 +279,15 @@ def double_softmax_ceiling(num_classes: int) -> float:
 
 
 def _decide_kind(
-    scores: NDArray[Any], labels: NDArray[np.int64], kind: str, look_like_probabilities: bool, source: str
+    scores: NDArray[Any], labels: NDArray[np.int64], kind: str, sums: RowSums, source: str, reason: str
 ) -> Predictions:
     warnings = []
+    look_like_probabilities = sums.distributions
     if kind == "auto":
         kind = "probabilities" if look_like_probabilities else "logits"
+        reason = sums.describe()
+    elif kind == "probabilities" and look_like_probabilities:
+        reason = f"{reason}; {sums.describe()}"
     elif kind == "logits" and look_like_probabilities:
         warnings.append(
             "the scores given as logits are non-negative and every row sums to 1: they look like probabilities. "
@@ -218,8 +295,8 @@ def _decide_kind(
         )
     elif kind == "probabilities" and not look_like_probabilities:
         raise InputError(
-            f"{source}: the scores given as probabilities are not distributions (negative entries or rows not summing "
-            "to 1): they look like logits; pass --kind logits"
+            f"{source}: the scores given as probabilities are not distributions ({sums.describe()}): "
+            "they look like logits; pass --kind logits"
         )
     if kind == "probabilities":
         ceiling = double_softmax_ceiling(scores.shape[1])
@@ -229,7 +306,7 @@ def _decide_kind(
                 f"no confidence exceeds e/(e + k - 1) = {ceiling:.4f}, the most softmax can give to a probability "
                 "vector: these look like probabilities passed through softmax twice."
             )
-    return Predictions(scores, labels, kind, source, tuple(warnings))
+    return Predictions(scores, labels, kind, source, tuple(warnings), reason)
 
 
 # --- the numbers -------------------------------------------------------------------------------
@@ -259,6 +336,9 @@ class Diagnosis:
     predicted: NDArray[np.int64]
     correct: NDArray[np.bool_]
     warnings: tuple[str, ...]
+    reason: str = ""  # why the scores were read as ``kind``
+    infinite_losses: int = 0  # examples with probability 0 at the true class (loss -ln 0 = inf)
+    mean_loss_clipped: float = math.nan  # the mean loss with those probabilities clipped to CLIP_PROBABILITY
 
 
 def _log_probs(block: FloatArray, kind: str) -> FloatArray:
@@ -283,11 +363,17 @@ def diagnose(predictions: Predictions, num_bins: int = NUM_BINS, top_k: int = 5)
     Loss ``l_i = -ln p_iy``; Brier ``sum_c (p_ic - [c = y_i])^2``; ECE over ``num_bins``
     right-closed bins; balanced accuracy ``(1/|C|) sum_{c in C} acc_c`` over the classes ``C``
     present in the labels; ``T`` fitted on the even rows, losses on the odd rows.
+
+    A probability of 0 at the true class gives an infinite loss, and an infinite mean loss;
+    ``per_example_loss`` holds ``-ln CLIP_PROBABILITY`` for such examples, so that
+    ``mean_loss_clipped`` (and the loss change between checkpoints) stay finite, and
+    ``infinite_losses`` counts them.
     """
     scores, labels = predictions.scores, predictions.labels
     n, k = scores.shape
     top_k = min(top_k, k)
     loss, confidence, brier = np.empty(n), np.empty(n), np.empty(n)
+    infinite = np.zeros(n, dtype=bool)
     predicted = np.empty(n, dtype=np.int64)
     top_k_hits = 0.0
     for rows in row_blocks(n, k):
@@ -296,7 +382,9 @@ def diagnose(predictions: Predictions, num_bins: int = NUM_BINS, top_k: int = 5)
         log_p = _log_probs(block, predictions.kind)
         p = np.exp(log_p)
         at_label = np.arange(len(y)), y
-        loss[rows] = -log_p[at_label]
+        if predictions.kind == "probabilities":
+            infinite[rows] = block[at_label] == 0
+        loss[rows] = np.where(infinite[rows], -math.log(CLIP_PROBABILITY), -log_p[at_label])
         confidence[rows] = p.max(axis=1)
         predicted[rows] = block.argmax(axis=1)
         brier[rows] = (p**2).sum(axis=1) - 2 * p[at_label] + 1
@@ -307,9 +395,12 @@ def diagnose(predictions: Predictions, num_bins: int = NUM_BINS, top_k: int = 5)
     bins = reliability_bins_from_confidence(confidence, correct, num_bins)
     fit_rows, held_out = slice(0, None, 2), slice(1, None, 2)
     if n >= 2:
-        temperature = fit_temperature(_as_logits(scores[fit_rows], predictions.kind), labels[fit_rows])
+        # Logits that look like probabilities were warned about: scale them as the model would.
+        temperature = fit_temperature(
+            _as_logits(scores[fit_rows], predictions.kind), labels[fit_rows], refuse_probabilities=False
+        )
         heldout_scaled = scaled_loss(_as_logits(scores[held_out], predictions.kind), labels[held_out], temperature)
-        heldout_loss = float(loss[held_out].mean())
+        heldout_loss = math.inf if infinite[held_out].any() else float(loss[held_out].mean())
     else:
         temperature, heldout_scaled, heldout_loss = math.nan, math.nan, math.nan
     return Diagnosis(
@@ -318,7 +409,7 @@ def diagnose(predictions: Predictions, num_bins: int = NUM_BINS, top_k: int = 5)
         num_examples=n,
         num_classes=k,
         accuracy=float(correct.mean()),
-        mean_loss=float(loss.mean()),
+        mean_loss=math.inf if infinite.any() else float(loss.mean()),
         top_k=top_k,
         top_k_accuracy=top_k_hits / n,
         balanced_accuracy=float(recall.mean()),
@@ -332,7 +423,20 @@ def diagnose(predictions: Predictions, num_bins: int = NUM_BINS, top_k: int = 5)
         confidence=confidence,
         predicted=predicted,
         correct=correct,
-        warnings=predictions.warnings,
+        warnings=predictions.warnings + _infinite_loss_warning(int(infinite.sum()), n, float(loss.mean())),
+        reason=predictions.reason,
+        infinite_losses=int(infinite.sum()),
+        mean_loss_clipped=float(loss.mean()),
+    )
+
+
+def _infinite_loss_warning(count: int, n: int, clipped: float) -> tuple[str, ...]:
+    if not count:
+        return ()
+    return (
+        f"{count:,} of {n:,} examples give probability 0 to their true class: their loss, -ln 0, is infinite, and so "
+        f"is the mean loss; with those probabilities clipped to {CLIP_PROBABILITY:.3g} the mean loss would be "
+        f"{clipped:.4f}.",
     )
 
 
@@ -360,9 +464,18 @@ def most_confidently_wrong(
 def metric_rows(d: Diagnosis) -> list[tuple[str, str]]:
     """The report's metrics of one checkpoint, as (name, formatted value): the terminal and the
     HTML page show the same rows."""
+    clipped = (
+        [
+            ("examples with p = 0 at the true class", f"{d.infinite_losses:,}"),
+            (f"mean loss, p = 0 clipped to {CLIP_PROBABILITY:.3g}", f"{d.mean_loss_clipped:.4f}"),
+        ]
+        if d.infinite_losses
+        else []
+    )
     return [
         ("accuracy", f"{d.accuracy:.4f}"),
         ("mean loss (cross-entropy)", f"{d.mean_loss:.4f}"),
+        *clipped,
         (f"top-{d.top_k} accuracy", f"{d.top_k_accuracy:.4f}"),
         ("balanced accuracy", f"{d.balanced_accuracy:.4f}"),
         (f"ECE ({len(d.bins.count)} right-closed bins)", f"{d.ece:.4f}"),
@@ -378,7 +491,7 @@ def summary_lines(diagnosis: Diagnosis) -> list[str]:
     d = diagnosis
     rows = metric_rows(d)
     return [
-        f"{d.source}: {d.num_examples:,} examples, {d.num_classes} classes, {d.kind}",
+        f"{d.source}: {d.num_examples:,} examples, {d.num_classes} classes, read as {d.kind} ({d.reason})",
         *(f"  {name:<38}{value}" for name, value in rows),
     ] + [f"  warning: {w}" for w in d.warnings]
 
@@ -506,7 +619,8 @@ def html_report(diagnoses: Sequence[Diagnosis], labels: NDArray[np.int64], chang
         metrics = metric_rows(d)
         worst = [(i, y, p, f"{c:.4f}", f"{loss:.3f}") for i, y, p, c, loss in most_confidently_wrong(d, labels)]
         sections.append(
-            f"<h2>{html.escape(d.source)}</h2><p>{d.num_examples:,} examples, {d.num_classes} classes, scores read as {d.kind}.</p>"
+            f"<h2>{html.escape(d.source)}</h2><p>{d.num_examples:,} examples, {d.num_classes} classes, scores read as "
+            f"{d.kind} ({html.escape(d.reason)}).</p>"
             + "".join(f'<p class="warning">Warning: {html.escape(w)}</p>' for w in d.warnings)
             + _table(("metric", "value"), metrics)
             + "<h3>Reliability diagram</h3>"
@@ -572,9 +686,16 @@ def run(arguments: argparse.Namespace) -> int:
     try:
         if len(arguments.predictions) > 2:
             raise InputError("give one predictions file, or two to compare")
-        if arguments.bins < 1 or arguments.top_k < 1:
-            raise InputError("--bins and --top-k must be positive")
+        if not 1 <= arguments.bins <= MAX_NUM_BINS:
+            raise InputError(f"--bins must be positive and at most {MAX_NUM_BINS:,}, got {arguments.bins:,}")
+        if arguments.top_k < 1:
+            raise InputError("--top-k must be positive")
         loaded = [load_predictions(p, arguments.labels, arguments.kind) for p in arguments.predictions]
+        if len(loaded) == 2 and loaded[0].scores.shape[1] != loaded[1].scores.shape[1]:
+            raise InputError(
+                f"the two checkpoints have {loaded[0].scores.shape[1]} and {loaded[1].scores.shape[1]} classes: "
+                "they must score the same classes of the same examples"
+            )
         if len(loaded) == 2 and not np.array_equal(loaded[0].labels, loaded[1].labels):
             raise InputError(
                 "the two checkpoints have different labels: they must score the same examples in the same order"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,12 @@ def start_or_resume(
     try:
         checkpoint = torch.load(path, map_location=device, weights_only=True)
     except Exception as error:  # torch.load raises many types for a damaged file
-        raise ResumeError(f"checkpoint {path} is unreadable ({error}); delete it or pass --restart") from error
+        # torch's own text runs to several lines and suggests weights_only=False, which would run
+        # whatever code a tampered file holds: name the error only.
+        raise ResumeError(
+            f"checkpoint {path} is damaged ({type(error).__name__} while reading it); "
+            "pass --restart to discard it and train from the start"
+        ) from error
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise ResumeError(f"{path} is not a lossacc CIFAR checkpoint")
     differences = setting_differences(checkpoint["settings"], settings)
@@ -82,4 +88,8 @@ def save_checkpoint(
         "val_logits": torch.from_numpy(np.stack(state.val_logits)) if state.val_logits else torch.zeros(0),
         "sessions": state.sessions,
     }
-    atomic_write(path, lambda handle: torch.save(checkpoint, handle))
+    # Serialised in memory first, so that a full disk surfaces as Python's OSError (ENOSPC)
+    # rather than as one of torch's stream errors, which do not say why a write failed.
+    serialised = io.BytesIO()
+    torch.save(checkpoint, serialised)
+    atomic_write(path, lambda handle: handle.write(serialised.getbuffer()))

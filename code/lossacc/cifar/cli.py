@@ -11,7 +11,7 @@ from typing import NoReturn
 from lossacc.cifar.checkpoint import ResumeError
 from lossacc.cifar.config import PRESETS, ConfigError, TrainConfig
 from lossacc.cifar.data import DataError, load_cifar10
-from lossacc.cifar.files import PathError, require_folder
+from lossacc.cifar.files import DiskFullError, PathError, require_folder
 from lossacc.cifar.options import RunOptions, Runtime
 from lossacc.cifar.record import RecordError
 from lossacc.cifar.train import DivergedError, train
@@ -32,7 +32,8 @@ momentum 0.9, weight decay 1e-4, batch 128, learning rate x0.2 after epochs 60, 
 A checkpoint is saved after every epoch (every 10 on a GPU, see --checkpoint-every). Run the
 same command again after an interruption and training continues from the last checkpoint,
 with the same result as an uninterrupted run. A record folder that holds another run is never
-overwritten unless you pass --overwrite-record.
+overwritten unless you pass --overwrite-record. A run holds its run and record folders while it
+works: a second run on either is refused (a killed run holds nothing).
 """
 
 EPILOG = """\
@@ -224,12 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_arguments(arguments)
         options = options_from_arguments(arguments)
         Runtime.resolve(options)  # a bad --device fails before the data are read
-        for folder, what in (
-            (arguments.data_cache, "--data-cache"),
-            (run_dir, "--run-dir"),
-            (arguments.record_dir or run_dir / "record", "--record-dir"),
-        ):
-            require_folder(folder, what)
+        require_folder(arguments.data_cache, "--data-cache")  # written only when a cache is made
+        for folder, what in ((run_dir, "--run-dir"), (arguments.record_dir or run_dir / "record", "--record-dir")):
+            require_folder(folder, what, writable=True)
         if options.progress:
             print(f"reading CIFAR-10 from {arguments.data} (decoded once, then cached in {arguments.data_cache})", flush=True)
         data = load_cifar10(
@@ -242,6 +240,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError, ResumeError, RecordError, PathError, DivergedError) as error:
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)
         return 2
+    except DiskFullError as error:
+        print(
+            f"{PROGRAM}: error: {error.strerror}; free some space and run the same command to resume from the "
+            f"last checkpoint in {run_dir}",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         print(
             f"\n{PROGRAM}: interrupted; the last checkpoint in {run_dir} is kept, run the same command to continue",

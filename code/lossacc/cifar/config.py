@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 LOGIT_EPOCH_COUNT = 12
+SEED_LIMIT = 2**64  # seeds are what torch.manual_seed takes: 0 to 2**64 - 1
+MAX_CROP_PADDING = 16  # half the 32-pixel image: a wider padding makes crops of mostly zeros
 
 
 class ConfigError(ValueError):
@@ -67,7 +69,12 @@ class TrainConfig:
             (self.weight_decay >= 0, f"weight_decay must be non-negative, got {self.weight_decay}"),
             (self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}"),
             (self.width >= 1, f"width must be at least 1, got {self.width}"),
-            (self.crop_padding >= 0, f"crop_padding must be non-negative, got {self.crop_padding}"),
+            (
+                0 <= self.crop_padding <= MAX_CROP_PADDING,
+                f"crop_padding must lie in [0, {MAX_CROP_PADDING}] (pixels around a 32x32 image), got {self.crop_padding}",
+            ),
+            (0 <= self.seed < SEED_LIMIT, f"seed must lie in [0, 2**64), got {self.seed}"),
+            (0 <= self.subset_seed < SEED_LIMIT, f"subset_seed must lie in [0, 2**64), got {self.subset_seed}"),
             (self.train_size is None or self.train_size >= 1, f"train_size must be at least 1, got {self.train_size}"),
             (
                 self.val_size is None or self.val_size >= 2,

@@ -22,8 +22,10 @@ import io
 import lzma
 import pickle
 import re
+import sys
 import tarfile
 import urllib.request
+import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,7 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
-from lossacc.cifar.files import atomic_write
+from lossacc.cifar.files import PathError, atomic_write, require_folder
 
 CIFAR10_CLASSES: tuple[str, ...] = (
     "airplane",
@@ -168,9 +170,12 @@ def load_cifar10(
         raise DataError(f"no dataset at {path} (give an archive, a folder, or 'download')")
     sha256 = sha256_of_folder(path) if path.is_dir() else sha256_of_file(path)
     cache_file = cache_dir / f"cifar10-{sha256[:16]}.npz"
-    if cache_file.is_file():
-        data = _read_cache(cache_file, path.name, sha256)
-    else:
+    data = _read_cache(cache_file, path.name, sha256) if cache_file.is_file() else None
+    if data is None:
+        try:
+            require_folder(cache_dir, "the data cache", writable=True)
+        except PathError as error:
+            raise DataError(str(error)) from error
         data = _decode(path, sha256, progress)
         _write_cache(cache_file, data)
     verify(data, require_official_counts=require_official_counts)
@@ -389,7 +394,9 @@ def _write_cache(cache_file: Path, data: CifarData) -> None:
     atomic_write(cache_file, lambda handle: np.savez(handle, **arrays))
 
 
-def _read_cache(cache_file: Path, name: str, sha256: str) -> CifarData:
+def _read_cache(cache_file: Path, name: str, sha256: str) -> CifarData | None:
+    """The cached arrays, or ``None`` (with a note on stderr) when the cache is damaged: it is
+    only a copy of the source, and is decoded again."""
     try:
         with np.load(cache_file, allow_pickle=False) as cached:
             arrays = {key: cached[key] for key in cached.files}
@@ -401,8 +408,10 @@ def _read_cache(cache_file: Path, name: str, sha256: str) -> CifarData:
             tuple(str(c) for c in arrays["classes"]),
             DatasetSource(name, str(arrays["layout"]), str(arrays["sha256"]), KNOWN_ARCHIVES.get(sha256)),
         )
-    except (OSError, KeyError, ValueError, zlib.error) as error:
-        raise DataError(f"cache {cache_file} is unreadable ({error}); delete it and run again") from error
+    except (OSError, KeyError, ValueError, EOFError, zlib.error, zipfile.BadZipFile) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(f"the data cache {cache_file} is damaged ({reason}); decoding the source again", file=sys.stderr)
+        return None
     if data.source.sha256 != sha256:
         raise DataError(f"cache {cache_file} belongs to another source; delete it and run again")
     return data

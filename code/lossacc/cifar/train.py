@@ -33,9 +33,9 @@ from tqdm.auto import tqdm
 
 from lossacc.cifar.augment import random_crop_flip, to_network_input
 from lossacc.cifar.checkpoint import CHECKPOINT_FILE, save_checkpoint, start_or_resume
-from lossacc.cifar.config import TrainConfig
+from lossacc.cifar.config import ConfigError, TrainConfig
 from lossacc.cifar.data import CifarData
-from lossacc.cifar.files import atomic_write, remove_stale_temporaries
+from lossacc.cifar.files import atomic_write, hold_folders, remove_stale_temporaries
 from lossacc.cifar.options import RunOptions, Runtime
 from lossacc.cifar.provenance import code_version, now, software_versions
 from lossacc.cifar.record import HISTORY_FIELDS, write_record
@@ -76,11 +76,25 @@ def train(
 
     ``step_hook(epoch, step)`` runs after every optimizer step (tests use it to kill a run).
     Raises :class:`DivergedError` when an epoch's loss is not finite, after recording the epochs before it.
+    The run holds ``run_dir`` and ``record_dir`` while it works (:func:`~lossacc.cifar.files.hold_folders`):
+    a second run on either is refused with a :class:`~lossacc.cifar.files.PathError`.
     """
-    session_start = time.perf_counter()
-    options = options or RunOptions()
-    runtime = Runtime.resolve(options)
     record_dir = record_dir or run_dir / "record"
+    with hold_folders({run_dir: "the run folder", record_dir: "the record folder"}):
+        return _train(config, data, run_dir, options or RunOptions(), record_dir, step_hook)
+
+
+def _train(
+    config: TrainConfig,
+    data: CifarData,
+    run_dir: Path,
+    options: RunOptions,
+    record_dir: Path,
+    step_hook: StepHook | None,
+) -> TrainResult:
+    """:func:`train`, with the folders held."""
+    session_start = time.perf_counter()
+    runtime = Runtime.resolve(options)
     splits = Splits.select(data, config)
     settings, data_sha256 = config.settings(), data.source.sha256
     checkpoint_path = run_dir / CHECKPOINT_FILE
@@ -88,7 +102,13 @@ def train(
         remove_stale_temporaries(folder)
 
     torch.manual_seed(config.seed)
-    model = ResNet18(len(data.classes), config.width).to(runtime.device)
+    try:
+        model = ResNet18(len(data.classes), config.width).to(runtime.device)
+    except (RuntimeError, MemoryError) as error:  # torch.OutOfMemoryError is a RuntimeError
+        raise ConfigError(
+            f"a ResNet18 of width {config.width} does not fit in the memory of {runtime.device} "
+            f"(about {11.2e6 * (config.width / 64) ** 2:.3g} parameters); use a smaller --width"
+        ) from error
     if runtime.channels_last:
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimizer = make_optimizer(model, config, runtime)
