@@ -11,14 +11,18 @@ from conftest import ROOT
 from lossacc.cifar.data import CIFAR10_CLASSES, load_cifar10
 from lossacc.cifar.record import CifarRecord, load_record
 from lossacc.label_errors import (
+    WRONG_GROUPS,
     MappingCheck,
+    count_among_largest,
     load_cl_predictions,
     load_error_images,
     load_flagged,
     load_official_labels,
     mapping_check,
+    mean_loss_without,
     official_index,
     record_positions,
+    wrong_at_two_epochs,
 )
 from lossacc.run_analysis import book_record
 
@@ -90,3 +94,15 @@ def test_positions_are_columns_of_the_record() -> None:
     positions = record_positions(record.val_source_index, labels, flagged.official_index)
     assert len(set(positions.tolist())) == 275
     assert np.array_equal(record.val_labels[positions], flagged.given)
+
+
+def test_the_analyses_of_a_chosen_set_by_hand() -> None:
+    loss = np.array([[1.0, 2.0, 3.0, 6.0], [2.0, 2.0, 2.0, 10.0]])
+    chosen = np.array([False, False, False, True])
+    assert np.allclose(mean_loss_without(loss, chosen), [2.0, 2.0])
+    change = loss[1] - loss[0]  # 1, 0, -1, 4
+    assert count_among_largest(change, chosen, 0.25) == 1 and count_among_largest(change, ~chosen, 0.5) == 1
+    first = np.array([True, False, False, True])
+    second = np.array([False, False, True, True])
+    split = wrong_at_two_epochs(first, second, np.array([True, True, False, False]))
+    assert len(WRONG_GROUPS) == 3 and split.count.tolist() == [1, 1, 1] and split.members.tolist() == [1, 0, 1]

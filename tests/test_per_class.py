@@ -17,6 +17,7 @@ from lossacc.per_class import (
     confusion_matrix,
     most_confused_with,
     per_class_curves,
+    rank_correlation,
     record_class_rise,
     record_per_class_curves,
     rise_shares,
@@ -89,3 +90,12 @@ def test_confusion_matrix_and_partner_against_torch() -> None:
     assert np.array_equal(matrix, expected.numpy())
     partner, rate = most_confused_with(np.array([[8, 1, 1], [0, 5, 5], [3, 0, 7]]))
     assert partner.tolist() == [1, 2, 0] and np.allclose(rate, [0.1, 0.5, 0.3])
+
+
+def test_rank_correlation_is_spearmans() -> None:
+    rng = np.random.default_rng(2)
+    a, b = rng.permutation(10), rng.permutation(10)
+    d = a - b  # permutations of 0..9 are their own ranks
+    assert rank_correlation(a, b) == pytest.approx(1 - 6 * np.sum(d**2) / (10 * (10**2 - 1)))
+    assert rank_correlation([1, 2, 2, 3], [1, 2, 2, 3]) == pytest.approx(1.0)
+    assert rank_correlation([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)

@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from lossacc.cifar.data import CifarData
 from lossacc.cifar.record import RecordError
-from lossacc.metrics import BoolArray, IntArray
+from lossacc.metrics import BoolArray, FloatArray, IntArray
 
 LABEL_ERRORS_DIR = Path(__file__).resolve().parents[2] / "assets" / "label-errors"
 FLAGGED_FILE = "cifar10_mturk.json"
@@ -189,3 +189,43 @@ def load_error_images(folder: str | Path = LABEL_ERRORS_DIR) -> tuple[IntArray, 
     ``scripts/extract_label_error_images.py`` saved them from the JPEG copy."""
     with np.load(Path(folder) / IMAGES_FILE) as arrays:
         return arrays["official_index"].astype(np.int64), arrays["images"]
+
+
+# --- what the label errors do to a run ------------------------------------------------------
+
+
+def mean_loss_without(val_loss: ArrayLike, left_out: ArrayLike) -> FloatArray:
+    """Mean validation loss of each epoch over the images not in ``left_out`` (n,): shape (E,)."""
+    loss = np.asarray(val_loss, dtype=np.float64)
+    return loss[:, ~np.asarray(left_out, dtype=bool)].mean(axis=1)
+
+
+def count_among_largest(values: ArrayLike, members: ArrayLike, fraction: float) -> int:
+    """How many ``members`` are among the ``ceil(fraction * n)`` largest ``values`` (ties: first)."""
+    v = np.asarray(values, dtype=np.float64)
+    largest = np.argsort(-v, kind="stable")[: int(np.ceil(fraction * len(v)))]
+    return int(np.asarray(members, dtype=bool)[largest].sum())
+
+
+WRONG_GROUPS = ("wrong at both", "wrong only at the first", "wrong only at the second")
+
+
+@dataclass(frozen=True)
+class WrongAtTwoEpochs:
+    """The wrong predictions at two epochs: ``count`` of images in each of :data:`WRONG_GROUPS`,
+    ``members`` of them among a chosen set (say, the label errors)."""
+
+    count: IntArray
+    members: IntArray
+
+
+def wrong_at_two_epochs(correct_first: ArrayLike, correct_second: ArrayLike, members: ArrayLike) -> WrongAtTwoEpochs:
+    """:class:`WrongAtTwoEpochs` from the right/wrong flags (n,) at two epochs."""
+    first = ~np.asarray(correct_first, dtype=bool)
+    second = ~np.asarray(correct_second, dtype=bool)
+    chosen = np.asarray(members, dtype=bool)
+    groups = [first & second, first & ~second, ~first & second]
+    return WrongAtTwoEpochs(
+        count=np.array([g.sum() for g in groups], dtype=np.int64),
+        members=np.array([(g & chosen).sum() for g in groups], dtype=np.int64),
+    )

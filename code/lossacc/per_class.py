@@ -22,9 +22,9 @@ def group_sums(values: ArrayLike, groups: ArrayLike, k: int) -> FloatArray:
     """``sum_{groups_i = g} values[..., i]`` for ``g = 0 .. k-1``, over the last axis: shape ``(..., k)``."""
     v = np.asarray(values, dtype=np.float64)
     g = np.asarray(groups, dtype=np.int64)
-    one_hot = np.zeros((g.size, k))
-    one_hot[np.arange(g.size), g] = 1
-    return v @ one_hot
+    rows = v.reshape(-1, v.shape[-1])
+    sums = np.stack([np.bincount(g, weights=row, minlength=k) for row in rows]).astype(np.float64)
+    return sums.reshape(*v.shape[:-1], k)
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,8 @@ def record_per_class_curves(record: CifarRecord) -> PerClassCurves:
 def rise_shares(loss_from: ArrayLike, loss_to: ArrayLike, groups: ArrayLike, k: int) -> FloatArray:
     """Share ``S_g`` of the change of the summed (and so of the mean) loss carried by each group."""
     change = np.asarray(loss_to, dtype=np.float64) - np.asarray(loss_from, dtype=np.float64)
-    return group_sums(change, groups, k) / change.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):  # no change at all: NaN shares
+        return group_sums(change, groups, k) / change.sum()
 
 
 LOSS_DOWN = "loss down"
@@ -154,3 +155,15 @@ def most_confused_with(confusion: ArrayLike) -> tuple[IntArray, FloatArray]:
     off_diagonal = m - np.diag(np.diag(m)) - np.diag(np.full(len(m), np.inf))
     partner = np.argmax(off_diagonal, axis=1).astype(np.int64)
     return partner, m[np.arange(len(m)), partner] / m.sum(axis=1)
+
+
+def rank_correlation(a: ArrayLike, b: ArrayLike) -> float:
+    """Spearman's rank correlation: Pearson's correlation of the ranks (ties get their mean rank)."""
+
+    def ranks(values: ArrayLike) -> FloatArray:
+        v = np.asarray(values, dtype=np.float64)
+        _, inverse, counts = np.unique(v, return_inverse=True, return_counts=True)
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        return (first + (counts - 1) / 2)[inverse]
+
+    return float(np.corrcoef(ranks(a), ranks(b))[0, 1])
