@@ -16,7 +16,7 @@ from torch.nn import functional as F
 from lossacc import calibration
 from lossacc.calibration import brier_score, expected_calibration_error, fit_temperature
 from lossacc.cli import main
-from lossacc.diagnose import diagnose, double_softmax_ceiling, load_predictions
+from lossacc.diagnose import class_change_rows, class_rows, diagnose, double_softmax_ceiling, load_predictions
 from lossacc.metrics import softmax, top_k_accuracy
 from lossacc.run_analysis import loss_change_by_group
 
@@ -194,3 +194,35 @@ def test_the_command_and_module_entry_points(tmp_path: Path) -> None:
         result = subprocess.run([*command, "diagnose", str(tmp_path / "nan.npz")], capture_output=True, text=True)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert result.stderr.strip().count("\n") == 0 and "NaN or infinite" in result.stderr
+
+
+def test_per_class_rows_agree_with_torch_and_list_the_worst_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    np.savez(tmp_path / "a.npz", logits=LOGITS, labels=LABELS)
+    status, out, _ = run(capsys, "diagnose", tmp_path / "a.npz", "--html", tmp_path / "r.html")
+    rows = class_rows(diagnose(load_predictions(tmp_path / "a.npz")), LABELS)
+    logits, labels = torch.from_numpy(LOGITS).double(), torch.from_numpy(LABELS)
+    expected = {c: F.cross_entropy(logits[labels == c], labels[labels == c]).item() for c in range(12)}
+    assert [row[0] for row in rows] == [str(c) for c in sorted(expected, key=lambda c: -expected[c])]
+    for name, count, acc, loss in rows:
+        mine = labels == int(name)
+        assert int(count.replace(",", "")) == int(mine.sum()) and float(loss) == pytest.approx(expected[int(name)], abs=5e-5)
+        assert float(acc) == pytest.approx((logits[mine].argmax(1) == int(name)).double().mean().item(), abs=5e-5)
+    worst = rows[0]
+    assert status == 0 and f"class {worst[0]}: {worst[1]} examples, accuracy {worst[2]}, mean loss {worst[3]}" in out
+    assert f"class {rows[5][0]}:" not in out.split("classes, highest mean loss first")[1]  # the terminal shows 5
+    page = (tmp_path / "r.html").read_text()
+    assert all(f"<td>{name}</td><td>{count}</td>" in page for name, count, _, _ in rows)  # the page shows all
+
+
+def test_two_checkpoints_name_the_classes_whose_loss_rose_most(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    later = LOGITS.copy()
+    later[LABELS == 7, 7] -= 2  # class 7's images lose probability of their class; the others do not change
+    np.savez(tmp_path / "a.npz", logits=LOGITS, labels=LABELS)
+    np.savez(tmp_path / "b.npz", logits=later, labels=LABELS)
+    status, out, _ = run(capsys, "diagnose", tmp_path / "a.npz", tmp_path / "b.npz")
+    a, b = diagnose(load_predictions(tmp_path / "a.npz")), diagnose(load_predictions(tmp_path / "b.npz"))
+    rows = class_change_rows(a, b, LABELS)
+    assert b.mean_loss > a.mean_loss and rows[0][0] == "7" and rows[0][3] == "+100%"
+    assert status == 0 and "classes whose loss rose most (5 of 12):\n    class 7: mean loss" in out

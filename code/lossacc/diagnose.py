@@ -13,7 +13,10 @@ For each file (one checkpoint, or two to compare) the report gives accuracy, mea
 accuracy, balanced accuracy, ECE (15 right-closed bins), the Brier score (summed over classes)
 and temperature scaling: ``T`` fitted on the even-numbered rows, the loss on the odd-numbered
 rows before and after dividing the logits by it. Two files add the change of the mean loss split
-into example groups (:func:`lossacc.run_analysis.loss_change_by_group`). The scores are read
+into example groups (:func:`lossacc.run_analysis.loss_change_by_group`). Per class, each file
+gets its accuracy and mean loss (the highest loss first: five classes in the terminal, all in
+the HTML report), and two files each class's share of the change
+(:func:`lossacc.per_class.class_rise`). The scores are read
 a block of rows at a time, so memory stays near the input's own size.
 """
 
@@ -46,6 +49,7 @@ from lossacc.calibration import (
     scaled_loss,
 )
 from lossacc.metrics import FloatArray, log_softmax, top_k_accuracy
+from lossacc.per_class import class_rise, per_class_curves
 from lossacc.run_analysis import LOSS_CHANGE_GROUPS, LossChange, loss_change_by_group
 
 PROGRAM = "lossacc diagnose"
@@ -53,6 +57,7 @@ SCORE_KEYS = {"logits": "logits", "probs": "probabilities", "probabilities": "pr
 LABEL_KEYS = ("labels", "targets", "y")
 SUFFIXES = (".npz", ".npy", ".pt", ".pth", ".csv")
 WORST_SHOWN = 10
+CLASSES_SHOWN = 5  # classes the terminal lists; the HTML report lists all
 # The smallest probability kept when probabilities are turned into log-probabilities for scaling.
 LOG_FLOOR = float(np.finfo(np.float64).tiny)
 # Rows of stored probabilities sum to 1 only up to their rounding: 3 decimals over k classes are
@@ -511,6 +516,43 @@ def change_lines(change: LossChange) -> list[str]:
     return lines
 
 
+def class_rows(diagnosis: Diagnosis, labels: NDArray[np.int64]) -> list[tuple[str, str, str, str]]:
+    """(class, examples, accuracy, mean loss) of each class present in ``labels``, the highest mean loss first."""
+    d = diagnosis
+    names = tuple(str(c) for c in range(d.num_classes))
+    curves = per_class_curves(d.per_example_loss[None], d.correct[None], labels, names)
+    present = np.flatnonzero(curves.count > 0)
+    order = present[np.argsort(-curves.loss[0, present], kind="stable")]
+    return [(names[c], f"{curves.count[c]:,}", f"{curves.accuracy[0, c]:.4f}", f"{curves.loss[0, c]:.4f}") for c in order]
+
+
+def class_change_rows(a: Diagnosis, b: Diagnosis, labels: NDArray[np.int64]) -> list[tuple[str, str, str, str, str]]:
+    """Each class present, from checkpoint ``a`` to ``b``: (class, mean loss, accuracy, share of the
+    change of the mean loss, verdict), the largest share first (:func:`lossacc.per_class.class_rise`)."""
+    names = tuple(str(c) for c in range(a.num_classes))
+    present = {names[c] for c in np.flatnonzero(np.bincount(labels, minlength=a.num_classes))}
+    rise = class_rise(a.per_example_loss, b.per_example_loss, a.correct, b.correct, labels, names)
+    return [row for row in rise.rows() if row[0] in present]
+
+
+def class_lines(diagnosis: Diagnosis, labels: NDArray[np.int64], shown: int = CLASSES_SHOWN) -> list[str]:
+    """The terminal's per-class lines of one checkpoint: the ``shown`` classes of highest mean loss."""
+    rows = class_rows(diagnosis, labels)
+    return [f"  classes, highest mean loss first ({min(shown, len(rows))} of {len(rows)}):"] + [
+        f"    class {c}: {n} examples, accuracy {acc}, mean loss {loss}" for c, n, acc, loss in rows[:shown]
+    ]
+
+
+def class_change_lines(a: Diagnosis, b: Diagnosis, labels: NDArray[np.int64], shown: int = CLASSES_SHOWN) -> list[str]:
+    """The terminal's per-class lines of a change: the ``shown`` classes with the largest share of it."""
+    rows = class_change_rows(a, b, labels)
+    moved = "rose" if b.mean_loss > a.mean_loss else "fell"
+    return [f"  classes whose loss {moved} most ({min(shown, len(rows))} of {len(rows)}):"] + [
+        f"    class {c}: mean loss {loss}, accuracy {acc}, {share} of the change ({verdict})".replace(" → ", " -> ")
+        for c, loss, acc, share, verdict in rows[:shown]
+    ]
+
+
 # Colours readable on light and dark pages alike; the SVG styles itself, so it also works as an image.
 INK = "#808080"
 BAR = "#3b6fb6"
@@ -623,6 +665,8 @@ def html_report(diagnoses: Sequence[Diagnosis], labels: NDArray[np.int64], chang
             f"{d.kind} ({html.escape(d.reason)}).</p>"
             + "".join(f'<p class="warning">Warning: {html.escape(w)}</p>' for w in d.warnings)
             + _table(("metric", "value"), metrics)
+            + "<h3>Per class, highest mean loss first</h3>"
+            + _table(("class", "examples", "accuracy", "mean loss"), class_rows(d, labels))
             + "<h3>Reliability diagram</h3>"
             + reliability_svg(d.bins, f"Reliability diagram of {d.source}")
             + "<h3>The most confidently wrong examples</h3>"
@@ -638,6 +682,11 @@ def html_report(diagnoses: Sequence[Diagnosis], labels: NDArray[np.int64], chang
             f"({change.total:+.4f}); accuracy {change.accuracy_from:.4f} → {change.accuracy_to:.4f}. Each group's share of the change:</p>"
             + change_svg(change)
             + _table(("group", "examples", "contribution"), rows)
+            + "<h3>Per class, largest share of the change first</h3>"
+            + _table(
+                ("class", "mean loss", "accuracy", "share of the change", "verdict"),
+                class_change_rows(diagnoses[0], diagnoses[1], labels),
+            )
         )
     favicon = base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg"/>').decode()
     return (
@@ -710,10 +759,11 @@ def run(arguments: argparse.Namespace) -> int:
     except (InputError, ValueError, OSError) as error:
         print(f"{PROGRAM}: error: {error}".splitlines()[0], file=sys.stderr)
         return 2
+    labels = loaded[0].labels
     for d in diagnoses:
-        print("\n".join(summary_lines(d)))
+        print("\n".join(summary_lines(d) + class_lines(d, labels)))
     if change is not None:
-        print("\n".join(change_lines(change)))
+        print("\n".join(change_lines(change) + class_change_lines(diagnoses[0], diagnoses[1], labels)))
     if arguments.html:
         print(f"HTML report: {arguments.html}")
     return 0
