@@ -90,9 +90,17 @@ function drawRanking(svg, p, n, nMin, nMax, z2, z1) {
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   const toX = (v) => left + (width - left - right) * (Math.log10(v) - Math.log10(nMin)) / (Math.log10(nMax) - Math.log10(nMin));
   const toY = (c) => top + (height - top - bottom) * (1 - (c - 0.5) / 0.5);
-  drawAxis(svg, { x: left, ticks: [0.5, 0.75, 0.95, 1], toY, side: "left", format: (v) => v.toFixed(2), title: "chance of ranking B first", titleX: 2 });
-  const ticks = [100, 1000, 10000, 100000].filter((t) => t >= nMin && t <= nMax);
-  drawXLabels(svg, { ticks, toX, y: height - bottom + 14, title: "validation examples n (log scale)", titleX: (left + width - right) / 2, titleY: height - 4 });
+  drawAxis(svg, { x: left, ticks: [0.5, 0.75, 1], toY, side: "left", format: (v) => v.toFixed(2), title: "chance of ranking B first", titleX: 2 });
+  // Ticks at the ends lean inwards, clear of the y axis's labels and of the edge.
+  for (const tick of [100, 1000, 10000, 100000].filter((t) => t >= nMin && t <= nMax)) {
+    const anchor = toX(tick) < left + 12 ? "start" : toX(tick) > width - right - 12 ? "end" : "middle";
+    const label = svgEl("text", { x: toX(tick), y: height - bottom + 14, "text-anchor": anchor });
+    label.textContent = tick.toLocaleString("en-US");
+    svg.append(label);
+  }
+  const xTitle = svgEl("text", { x: (left + width - right) / 2, y: height - 4, "text-anchor": "middle", class: "lx-axis-title" });
+  xTitle.textContent = "validation examples n (log scale)";
+  svg.append(xTitle);
   const grid = Array.from({ length: 61 }, (_, i) => nMin * (nMax / nMin) ** (i / 60));
   for (const [metric, cls] of [["accuracy", "lx-acc"], ["loss", "lx-loss"]]) {
     const chance = (v) => readoutsAt(p, v, z2, z1)[`${metric}-rank`];
