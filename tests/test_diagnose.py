@@ -193,3 +193,27 @@ def test_the_command_and_module_entry_points(tmp_path: Path) -> None:
         result = subprocess.run([*command, "diagnose", str(tmp_path / "nan.npz")], capture_output=True, text=True)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert result.stderr.strip().count("\n") == 0 and "NaN or infinite" in result.stderr
+
+
+def test_headline_intervals_and_paired_verdicts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each headline number with its 95% interval; for two checkpoints, McNemar and the paired loss interval."""
+    from lossacc.significance import accuracy_interval, compare_paired, mean_interval
+
+    later = LOGITS * 1.5 + RNG.normal(0, 1, size=LOGITS.shape).astype(np.float32)
+    np.savez(tmp_path / "a.npz", logits=LOGITS, labels=LABELS)
+    np.savez(tmp_path / "b.npz", logits=later, labels=LABELS)
+    status, out, _ = run(capsys, "diagnose", tmp_path / "a.npz", tmp_path / "b.npz", "--html", tmp_path / "r.html")
+    a, b = diagnose(load_predictions(tmp_path / "a.npz")), diagnose(load_predictions(tmp_path / "b.npz"))
+    acc = accuracy_interval(int(a.correct.sum()), a.num_examples)
+    loss = mean_interval(a.per_example_loss)
+    paired = compare_paired(a.per_example_loss, a.correct, b.per_example_loss, b.correct)
+    page = (tmp_path / "r.html").read_text()
+    assert status == 0
+    for shown in (
+        f"[{acc.low:.4f}, {acc.high:.4f}]",
+        f"[{loss.low:.4f}, {loss.high:.4f}]",
+        f"McNemar exact p = {paired.mcnemar.pvalue:.3g}",
+        f"[95%: {paired.loss.low:+.4f}, {paired.loss.high:+.4f}]",
+    ):
+        assert shown in out and shown in page
+    assert paired.loss.excludes_zero() and "mean loss" in out and out.count("real at the 5% level") >= 1

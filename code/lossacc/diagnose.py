@@ -9,11 +9,13 @@ each or one file holding both:
   ``--labels``), read memory-mapped;
 - ``.csv`` with a header line: one column per class, and a ``label`` column (or ``--labels``).
 
-For each file (one checkpoint, or two to compare) the report gives accuracy, mean loss, top-k
+For each file (one checkpoint, or two to compare) the report gives accuracy and mean loss, each
+with its 95% interval (:mod:`lossacc.significance`), top-k
 accuracy, balanced accuracy, ECE (15 right-closed bins), the Brier score (summed over classes)
 and temperature scaling: ``T`` fitted on the even-numbered rows, the loss on the odd-numbered
 rows before and after dividing the logits by it. Two files add the change of the mean loss split
-into example groups (:func:`lossacc.run_analysis.loss_change_by_group`). The scores are read
+into example groups (:func:`lossacc.run_analysis.loss_change_by_group`) and the paired verdicts
+(McNemar's exact test for accuracy, the paired t interval for the loss). The scores are read
 a block of rows at a time, so memory stays near the input's own size.
 """
 
@@ -45,6 +47,7 @@ from lossacc.calibration import (
 )
 from lossacc.metrics import FloatArray, log_softmax, top_k_accuracy
 from lossacc.run_analysis import LOSS_CHANGE_GROUPS, LossChange, loss_change_by_group
+from lossacc.significance import accuracy_interval, compare_paired, mean_interval
 
 PROGRAM = "lossacc diagnose"
 SCORE_KEYS = {"logits": "logits", "probs": "probabilities", "probabilities": "probabilities", "scores": None}
@@ -360,9 +363,13 @@ def most_confidently_wrong(
 def metric_rows(d: Diagnosis) -> list[tuple[str, str]]:
     """The report's metrics of one checkpoint, as (name, formatted value): the terminal and the
     HTML page show the same rows."""
+    accuracy = accuracy_interval(int(d.correct.sum()), d.num_examples)
+    loss = mean_interval(d.per_example_loss)
     return [
         ("accuracy", f"{d.accuracy:.4f}"),
+        ("  95% interval (Wilson)", f"[{accuracy.low:.4f}, {accuracy.high:.4f}]"),
         ("mean loss (cross-entropy)", f"{d.mean_loss:.4f}"),
+        ("  95% interval (t)", f"[{loss.low:.4f}, {loss.high:.4f}]"),
         (f"top-{d.top_k} accuracy", f"{d.top_k_accuracy:.4f}"),
         ("balanced accuracy", f"{d.balanced_accuracy:.4f}"),
         (f"ECE ({len(d.bins.count)} right-closed bins)", f"{d.ece:.4f}"),
@@ -396,6 +403,23 @@ def change_lines(change: LossChange) -> list[str]:
         for name, count, contribution in zip(LOSS_CHANGE_GROUPS, change.count, change.contribution, strict=True)
     ]
     return lines
+
+
+def paired_lines(first: Diagnosis, second: Diagnosis) -> list[str]:
+    """The second checkpoint against the first on the same examples: McNemar's exact test for
+    accuracy and the paired t interval of the per-example loss differences."""
+    c = compare_paired(first.per_example_loss, first.correct, second.per_example_loss, second.correct)
+
+    def verdict(real: bool) -> str:
+        return "real at the 5% level" if real else "not distinguishable from noise at the 5% level"
+
+    return [
+        f"paired: accuracy {c.accuracy.estimate:+.4f} [95%: {c.accuracy.low:+.4f}, {c.accuracy.high:+.4f}]; "
+        f"McNemar exact p = {c.mcnemar.pvalue:.3g} ({c.mcnemar.only_a:,} right only in the first, "
+        f"{c.mcnemar.only_b:,} only in the second): {verdict(c.mcnemar.pvalue < 0.05)}",
+        f"paired: mean loss {c.loss.estimate:+.4f} [95%: {c.loss.low:+.4f}, {c.loss.high:+.4f}]; "
+        f"p = {c.loss_pvalue:.3g}: {verdict(c.loss.excludes_zero())}",
+    ]
 
 
 # Colours readable on light and dark pages alike; the SVG styles itself, so it also works as an image.
@@ -524,6 +548,7 @@ def html_report(diagnoses: Sequence[Diagnosis], labels: NDArray[np.int64], chang
             f"({change.total:+.4f}); accuracy {change.accuracy_from:.4f} → {change.accuracy_to:.4f}. Each group's share of the change:</p>"
             + change_svg(change)
             + _table(("group", "examples", "contribution"), rows)
+            + "".join(f"<p>{html.escape(line)}</p>" for line in paired_lines(*diagnoses))
         )
     favicon = base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg"/>').decode()
     return (
@@ -592,7 +617,7 @@ def run(arguments: argparse.Namespace) -> int:
     for d in diagnoses:
         print("\n".join(summary_lines(d)))
     if change is not None:
-        print("\n".join(change_lines(change)))
+        print("\n".join(change_lines(change) + paired_lines(*diagnoses)))
     if arguments.html:
         print(f"HTML report: {arguments.html}")
     return 0
