@@ -318,4 +318,31 @@ def test_exact_match_explorer_matches_the_library(offline_page: OfflinePage, sit
     page.locator('input[data-name="length"]').fill("1")
     check(0.5, 1)
     assert readout(page, "longest-half") == 1
+def test_significance_explorer_matches_the_library(offline_page: OfflinePage, site_url: str) -> None:
+    from lossacc.significance import TwoModels, significance_readouts
+
+    page = offline_page.page
+    data = open_explorer(offline_page, site_url + "chapters/11_is_the_difference_real.html")
+    models = TwoModels(*(np.array(data[key]) for key in ("base", "noise_a", "noise_b")))
+
+    def check(shift: float, n: int) -> None:
+        assert readout(page, "n") == n
+        expected = significance_readouts(models, shift, n)
+        for name, value in vars(expected).items():
+            shown = name.replace("_", "-")
+            if name != "n":
+                assert readout(page, shown) == pytest.approx(value, rel=1e-9, abs=1e-12), name
+        verdict = page.locator('[data-readout="verdict"]').inner_text()
+        assert verdict.count("real (p < 0.05)") == (expected.accuracy_pvalue < 0.05) + (expected.loss_pvalue < 0.05)
+
+    shift, log_n = data["shift"]["start"], data["log_n"]["start"]
+    check(shift, round(10**log_n))
+    step_slider(page, "log-n", 7)  # seven steps of 0.05 in log10 n
+    check(shift, round(10 ** (log_n + 7 * data["log_n"]["step"])))
+    page.locator('input[data-name="shift"]').fill("0")
+    check(0.0, round(10 ** (log_n + 7 * data["log_n"]["step"])))
+    assert readout(page, "accuracy-rank") == 0.5 and readout(page, "loss-needed") == float("inf")
+    step_slider(page, "shift", 20)
+    page.locator('input[data-name="log-n"]').fill("4")
+    check(round(20 * data["shift"]["step"], 10), 10_000)
     assert_worked_offline(offline_page)

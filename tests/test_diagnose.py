@@ -226,3 +226,25 @@ def test_two_checkpoints_name_the_classes_whose_loss_rose_most(tmp_path: Path, c
     rows = class_change_rows(a, b, LABELS)
     assert b.mean_loss > a.mean_loss and rows[0][0] == "7" and rows[0][3] == "+100%"
     assert status == 0 and "classes whose loss rose most (5 of 12):\n    class 7: mean loss" in out
+def test_headline_intervals_and_paired_verdicts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each headline number with its 95% interval; for two checkpoints, McNemar and the paired loss interval."""
+    from lossacc.significance import accuracy_interval, compare_paired, mean_interval
+
+    later = LOGITS * 1.5 + RNG.normal(0, 1, size=LOGITS.shape).astype(np.float32)
+    np.savez(tmp_path / "a.npz", logits=LOGITS, labels=LABELS)
+    np.savez(tmp_path / "b.npz", logits=later, labels=LABELS)
+    status, out, _ = run(capsys, "diagnose", tmp_path / "a.npz", tmp_path / "b.npz", "--html", tmp_path / "r.html")
+    a, b = diagnose(load_predictions(tmp_path / "a.npz")), diagnose(load_predictions(tmp_path / "b.npz"))
+    acc = accuracy_interval(int(a.correct.sum()), a.num_examples)
+    loss = mean_interval(a.per_example_loss)
+    paired = compare_paired(a.per_example_loss, a.correct, b.per_example_loss, b.correct)
+    page = (tmp_path / "r.html").read_text()
+    assert status == 0
+    for shown in (
+        f"[{acc.low:.4f}, {acc.high:.4f}]",
+        f"[{loss.low:.4f}, {loss.high:.4f}]",
+        f"McNemar exact p = {paired.mcnemar.pvalue:.3g}",
+        f"[95%: {paired.loss.low:+.4f}, {paired.loss.high:+.4f}]",
+    ):
+        assert shown in out and shown in page
+    assert paired.loss.excludes_zero() and "mean loss" in out and out.count("real at the 5% level") >= 1

@@ -9,11 +9,13 @@ each or one file holding both:
   ``--labels``), read memory-mapped;
 - ``.csv`` with a header line: one column per class, and a ``label`` column (or ``--labels``).
 
-For each file (one checkpoint, or two to compare) the report gives accuracy, mean loss, top-k
+For each file (one checkpoint, or two to compare) the report gives accuracy and mean loss, each
+with its 95% interval (:mod:`lossacc.significance`), top-k
 accuracy, balanced accuracy, ECE (15 right-closed bins), the Brier score (summed over classes)
 and temperature scaling: ``T`` fitted on the even-numbered rows, the loss on the odd-numbered
 rows before and after dividing the logits by it. Two files add the change of the mean loss split
-into example groups (:func:`lossacc.run_analysis.loss_change_by_group`). Per class, each file
+into example groups (:func:`lossacc.run_analysis.loss_change_by_group`) and the paired verdicts
+(McNemar's exact test for accuracy, the paired t interval for the loss). Per class, each file
 gets its accuracy and mean loss (the highest loss first: five classes in the terminal, all in
 the HTML report), and two files each class's share of the change
 (:func:`lossacc.per_class.class_rise`). The scores are read
@@ -51,6 +53,7 @@ from lossacc.calibration import (
 from lossacc.metrics import FloatArray, log_softmax, top_k_accuracy
 from lossacc.per_class import class_rise, per_class_curves
 from lossacc.run_analysis import LOSS_CHANGE_GROUPS, LossChange, loss_change_by_group
+from lossacc.significance import accuracy_interval, compare_paired, mean_interval
 
 PROGRAM = "lossacc diagnose"
 SCORE_KEYS = {"logits": "logits", "probs": "probabilities", "probabilities": "probabilities", "scores": None}
@@ -477,9 +480,17 @@ def metric_rows(d: Diagnosis) -> list[tuple[str, str]]:
         if d.infinite_losses
         else []
     )
+    accuracy = accuracy_interval(int(d.correct.sum()), d.num_examples)
+    loss_interval = (
+        "undefined: some losses are infinite"
+        if d.infinite_losses
+        else "[{0.low:.4f}, {0.high:.4f}]".format(mean_interval(d.per_example_loss))
+    )
     return [
         ("accuracy", f"{d.accuracy:.4f}"),
+        ("  95% interval (Wilson)", f"[{accuracy.low:.4f}, {accuracy.high:.4f}]"),
         ("mean loss (cross-entropy)", f"{d.mean_loss:.4f}"),
+        ("  95% interval (t)", loss_interval),
         *clipped,
         (f"top-{d.top_k} accuracy", f"{d.top_k_accuracy:.4f}"),
         ("balanced accuracy", f"{d.balanced_accuracy:.4f}"),
@@ -550,6 +561,28 @@ def class_change_lines(a: Diagnosis, b: Diagnosis, labels: NDArray[np.int64], sh
     return [f"  classes whose loss {moved} most ({min(shown, len(rows))} of {len(rows)}):"] + [
         f"    class {c}: mean loss {loss}, accuracy {acc}, {share} of the change ({verdict})".replace(" → ", " -> ")
         for c, loss, acc, share, verdict in rows[:shown]
+    ]
+
+
+def paired_lines(first: Diagnosis, second: Diagnosis) -> list[str]:
+    """The second checkpoint against the first on the same examples: McNemar's exact test for
+    accuracy and the paired t interval of the per-example loss differences."""
+    c = compare_paired(first.per_example_loss, first.correct, second.per_example_loss, second.correct)
+
+    def verdict(real: bool) -> str:
+        return "real at the 5% level" if real else "not distinguishable from noise at the 5% level"
+
+    loss_line = (
+        "paired: mean loss undefined: some losses are infinite"
+        if first.infinite_losses or second.infinite_losses
+        else f"paired: mean loss {c.loss.estimate:+.4f} [95%: {c.loss.low:+.4f}, {c.loss.high:+.4f}]; "
+        f"p = {c.loss_pvalue:.3g}: {verdict(c.loss.excludes_zero())}"
+    )
+    return [
+        f"paired: accuracy {c.accuracy.estimate:+.4f} [95%: {c.accuracy.low:+.4f}, {c.accuracy.high:+.4f}]; "
+        f"McNemar exact p = {c.mcnemar.pvalue:.3g} ({c.mcnemar.only_a:,} right only in the first, "
+        f"{c.mcnemar.only_b:,} only in the second): {verdict(c.mcnemar.pvalue < 0.05)}",
+        loss_line,
     ]
 
 
@@ -687,6 +720,7 @@ def html_report(diagnoses: Sequence[Diagnosis], labels: NDArray[np.int64], chang
                 ("class", "mean loss", "accuracy", "share of the change", "verdict"),
                 class_change_rows(diagnoses[0], diagnoses[1], labels),
             )
+            + "".join(f"<p>{html.escape(line)}</p>" for line in paired_lines(*diagnoses))
         )
     favicon = base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg"/>').decode()
     return (
@@ -763,7 +797,13 @@ def run(arguments: argparse.Namespace) -> int:
     for d in diagnoses:
         print("\n".join(summary_lines(d) + class_lines(d, labels)))
     if change is not None:
-        print("\n".join(change_lines(change) + class_change_lines(diagnoses[0], diagnoses[1], labels)))
+        print(
+            "\n".join(
+                change_lines(change)
+                + paired_lines(*diagnoses)
+                + class_change_lines(diagnoses[0], diagnoses[1], labels)
+            )
+        )
     if arguments.html:
         print(f"HTML report: {arguments.html}")
     return 0

@@ -7,9 +7,10 @@ from lossacc.explorers.imbalance import ImbalanceExplorer
 from lossacc.explorers.live_trainer import LiveTrainerExplorer
 from lossacc.explorers.population import PopulationExplorer
 from lossacc.explorers.prediction import PredictionExplorer
+from lossacc.explorers.significance import SignificanceExplorer
 from lossacc.explorers.temperature import TemperatureExplorer
 
 __all__ = [
     "EpochExplorer", "ExactMatchExplorer", "Explorer", "ImbalanceExplorer", "LiveTrainerExplorer", "PopulationExplorer",
-    "PredictionExplorer", "TemperatureExplorer", "explorer_module",
+    "PredictionExplorer", "SignificanceExplorer", "TemperatureExplorer", "explorer_module",
 ]
