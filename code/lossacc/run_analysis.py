@@ -79,7 +79,7 @@ class RunDescription:
         train_images = "all" if s["train_size"] is None else f"{s['train_size']:,}"
         val_images = "all" if s["val_size"] is None else f"{s['val_size']:,}"
         return [
-            ("device", f"{ONE_THREAD.sub('1 thread', self.device_name)} ({self.device_type})"),
+            ("device", f"{self.device_name} ({self.device_type})"),
             ("data", f"{self.dataset}: {self.dataset_description}"),
             ("data sha256", self.dataset_sha256),
             ("code", f"commit {self.commit}" + (" (with uncommitted changes)" if self.commit_dirty else "")),
@@ -105,7 +105,7 @@ def describe_run(record: CifarRecord) -> RunDescription:
     return RunDescription(
         full_gpu_run=is_full_gpu_run(meta, record.epochs_planned, record.epochs_recorded),
         device_type=meta["device"]["type"],
-        device_name=meta["device"]["name"],
+        device_name=ONE_THREAD.sub("1 thread", meta["device"]["name"]),
         dataset=dataset["name"],
         dataset_description=dataset["description"] or f"{dataset['source']} ({dataset['layout']})",
         dataset_sha256=dataset["sha256"],
