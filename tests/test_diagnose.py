@@ -16,7 +16,14 @@ from torch.nn import functional as F
 from lossacc import calibration
 from lossacc.calibration import brier_score, expected_calibration_error, fit_temperature
 from lossacc.cli import main
-from lossacc.diagnose import class_change_rows, class_rows, diagnose, double_softmax_ceiling, load_predictions
+from lossacc.diagnose import (
+    Diagnosis,
+    class_change_rows,
+    class_rows,
+    diagnose,
+    double_softmax_ceiling,
+    load_predictions,
+)
 from lossacc.metrics import softmax, top_k_accuracy
 from lossacc.run_analysis import loss_change_by_group
 
@@ -92,12 +99,20 @@ def test_every_format_reads_the_same_predictions(tmp_path: Path, capsys: pytest.
     assert reports[0] == reports[1] == reports[2] == reports[3]
 
 
-def test_two_checkpoints_split_the_loss_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    later = LOGITS * 2 + RNG.normal(0, 1, size=LOGITS.shape).astype(np.float32)
+def diagnose_pair(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], later: np.ndarray, *options: object
+) -> tuple[int, str, Diagnosis, Diagnosis]:
+    """``lossacc diagnose a.npz b.npz OPTIONS`` on LOGITS and ``later``: the status, the printed
+    report and the two checkpoints' diagnoses."""
     np.savez(tmp_path / "a.npz", logits=LOGITS, labels=LABELS)
     np.savez(tmp_path / "b.npz", logits=later, labels=LABELS)
-    status, out, _ = run(capsys, "diagnose", tmp_path / "a.npz", tmp_path / "b.npz", "--html", tmp_path / "r.html")
-    a, b = diagnose(load_predictions(tmp_path / "a.npz")), diagnose(load_predictions(tmp_path / "b.npz"))
+    status, out, _ = run(capsys, "diagnose", tmp_path / "a.npz", tmp_path / "b.npz", *options)
+    return status, out, diagnose(load_predictions(tmp_path / "a.npz")), diagnose(load_predictions(tmp_path / "b.npz"))
+
+
+def test_two_checkpoints_split_the_loss_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    later = LOGITS * 2 + RNG.normal(0, 1, size=LOGITS.shape).astype(np.float32)
+    status, out, a, b = diagnose_pair(tmp_path, capsys, later, "--html", tmp_path / "r.html")
     change = loss_change_by_group(a.per_example_loss, b.per_example_loss, a.correct, b.correct)
     assert status == 0 and f"({change.total:+.4f})" in out
     assert change.contribution.sum() == pytest.approx(b.mean_loss - a.mean_loss, abs=1e-12)
@@ -219,10 +234,7 @@ def test_per_class_rows_agree_with_torch_and_list_the_worst_first(
 def test_two_checkpoints_name_the_classes_whose_loss_rose_most(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     later = LOGITS.copy()
     later[LABELS == 7, 7] -= 2  # class 7's images lose probability of their class; the others do not change
-    np.savez(tmp_path / "a.npz", logits=LOGITS, labels=LABELS)
-    np.savez(tmp_path / "b.npz", logits=later, labels=LABELS)
-    status, out, _ = run(capsys, "diagnose", tmp_path / "a.npz", tmp_path / "b.npz")
-    a, b = diagnose(load_predictions(tmp_path / "a.npz")), diagnose(load_predictions(tmp_path / "b.npz"))
+    status, out, a, b = diagnose_pair(tmp_path, capsys, later)
     rows = class_change_rows(a, b, LABELS)
     assert b.mean_loss > a.mean_loss and rows[0][0] == "7" and rows[0][3] == "+100%"
     assert status == 0 and "classes whose loss rose most (5 of 12):\n    class 7: mean loss" in out
@@ -231,10 +243,7 @@ def test_headline_intervals_and_paired_verdicts(tmp_path: Path, capsys: pytest.C
     from lossacc.significance import accuracy_interval, compare_paired, mean_interval
 
     later = LOGITS * 1.5 + RNG.normal(0, 1, size=LOGITS.shape).astype(np.float32)
-    np.savez(tmp_path / "a.npz", logits=LOGITS, labels=LABELS)
-    np.savez(tmp_path / "b.npz", logits=later, labels=LABELS)
-    status, out, _ = run(capsys, "diagnose", tmp_path / "a.npz", tmp_path / "b.npz", "--html", tmp_path / "r.html")
-    a, b = diagnose(load_predictions(tmp_path / "a.npz")), diagnose(load_predictions(tmp_path / "b.npz"))
+    status, out, a, b = diagnose_pair(tmp_path, capsys, later, "--html", tmp_path / "r.html")
     acc = accuracy_interval(int(a.correct.sum()), a.num_examples)
     loss = mean_interval(a.per_example_loss)
     paired = compare_paired(a.per_example_loss, a.correct, b.per_example_loss, b.correct)
