@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-nesterov", dest="nesterov", action="store_false", default=None, help="plain instead of Nesterov momentum"
     )
     schedule.add_argument("--weight-decay", type=float, help="L2 weight decay [1e-4]")
+    schedule.add_argument(
+        "--label-smoothing",
+        type=float,
+        metavar="EPS",
+        help="train on targets with 1 - EPS on the label and EPS/10 on every class [0]",
+    )
     schedule.add_argument("--batch-size", type=int, help="training batch size [128]")
 
     model = parser.add_argument_group("model, data subsets and augmentation")

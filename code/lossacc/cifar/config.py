@@ -27,7 +27,9 @@ class TrainConfig:
 
     Milestones count epochs: with milestone ``m`` the learning rate drops after epoch ``m``, so
     epoch ``e`` (1-based) trains with ``lr * lr_decay ** #{m : m < e}``. ``None`` sizes mean
-    the whole split. ``logit_epochs=None`` keeps logits at :func:`default_logit_epochs`.
+    the whole split. ``label_smoothing`` is the training loss's ε: the target puts 1 - ε on
+    the label and ε/K on every class (``torch.nn.functional.cross_entropy``); the validation
+    and clean training losses are always the plain cross-entropy. ``logit_epochs=None`` keeps logits at :func:`default_logit_epochs`.
     """
 
     epochs: int = 200
@@ -37,6 +39,7 @@ class TrainConfig:
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 1e-4
+    label_smoothing: float = 0.0
     batch_size: int = 128
     width: int = 64
     crop_padding: int = 4
@@ -51,7 +54,7 @@ class TrainConfig:
     thumbnails_per_group: int = 16
 
     def __post_init__(self) -> None:
-        for name in ("lr", "lr_decay", "momentum", "weight_decay"):
+        for name in ("lr", "lr_decay", "momentum", "weight_decay", "label_smoothing"):
             if not math.isfinite(getattr(self, name)):
                 raise ConfigError(f"{name} must be a finite number, got {getattr(self, name)}")
         checks = [
@@ -67,6 +70,10 @@ class TrainConfig:
             (0 <= self.momentum < 1, f"momentum must lie in [0, 1), got {self.momentum}"),
             (self.momentum > 0 or not self.nesterov, "Nesterov momentum needs momentum > 0"),
             (self.weight_decay >= 0, f"weight_decay must be non-negative, got {self.weight_decay}"),
+            (
+                0 <= self.label_smoothing < 1,
+                f"label_smoothing must lie in [0, 1), got {self.label_smoothing}",
+            ),
             (self.batch_size >= 1, f"batch_size must be at least 1, got {self.batch_size}"),
             (self.width >= 1, f"width must be at least 1, got {self.width}"),
             (

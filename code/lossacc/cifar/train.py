@@ -254,7 +254,7 @@ def train_one_epoch(
         targets = labels[index]
         with runtime.autocast():
             logits = model(to_network_input(batch, runtime.channels_last))
-            loss = F.cross_entropy(logits, targets)
+            loss = F.cross_entropy(logits, targets, label_smoothing=config.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
