@@ -1,67 +1,51 @@
-"""Sphinx extension: serve the ipywidgets embedder and anywidget's front-end from the site.
+"""Sphinx extension: run the explorers in the built site from the page itself, offline.
 
-MyST-NB's defaults load RequireJS, ``@jupyter-widgets/html-manager`` and every widget
-module from public CDNs, so widget cells are blank offline. ``_config.yml`` empties
-``nb_ipywidgets_js``; this extension adds the vendored copies (``assets/vendor/npm``,
-copied to the site root by ``html_extra_path``) to each page that holds widget state.
-A RequireJS configuration, written before RequireJS loads, maps the ``anywidget`` module
-and the embedder's own folder (where it finds its icon font) to those copies, with paths
-relative to the page.
+Every widget of the book is an anywidget, and the widget state MyST-NB embeds in a page holds
+each widget's ES module, style sheet and data. ``assets/anywidget-embed.js`` (about 4 kB)
+renders them with a minimal model that follows anywidget's front-end contract, so the site
+needs neither the ipywidgets embedder (``@jupyter-widgets/html-manager``, 4.4 MB) nor
+RequireJS nor anywidget's own front-end. ``_config.yml`` empties ``nb_ipywidgets_js`` (MyST-NB
+would load those from public CDNs); this extension adds the module to each page that holds
+widget state, and to no other page (it lives in ``assets/``, copied to the site root by
+``html_extra_path``, because Jupyter Book adds every script of ``_static/`` to every page).
+
+The module implements the contract of the anywidget the book pins (``ANYWIDGET_VERSION``,
+equal to the pin of ``requirements.txt``): the build fails if another one is installed, so
+that a newer anywidget's front-end is checked against the module first (the browser test).
 
 Jupyter Book always loads sphinx-thebe, whose page scripts name thebe's CDN URL; this
 book has thebe switched off, so those two scripts are dropped from every page.
-
-The vendored versions come from ``web_assets.py``. The build fails if the installed Python
-anywidget has another version than the vendored front-end: the front-end must understand the
-state the Python side writes.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 
-from web_assets import ANYWIDGET, EMBEDDER, PACKAGES, REQUIREJS, VENDOR
+ANYWIDGET_VERSION = "0.11.0"
+EMBED_MODULE = "anywidget-embed.js"  # in assets/, so at the site root
 
-EMBEDDER_DIR = f"{EMBEDDER.folder}/dist"
 
-
-def check_vendored_assets(app: Sphinx) -> None:
-    """Stop the build if a vendored file is missing or anywidget's two halves differ in version."""
+def check_anywidget_version(app: Sphinx) -> None:
+    """Stop the build if the installed anywidget is not the one the page module follows."""
     import anywidget
 
-    if anywidget.__version__ != ANYWIDGET.version:
+    if anywidget.__version__ != ANYWIDGET_VERSION:
         raise ExtensionError(
-            f"the installed anywidget is {anywidget.__version__} but the site vendors {ANYWIDGET.version}: "
-            "install the version of _ext/web_assets.py (requirements.txt), or change it there and run "
-            "scripts/vendor_web_assets.py"
+            f"the installed anywidget is {anywidget.__version__}, but assets/{EMBED_MODULE} follows the "
+            f"front-end of {ANYWIDGET_VERSION}: install that one (requirements.txt), or check the module "
+            "against the new front-end and change ANYWIDGET_VERSION in _ext/offline_widgets.py"
         )
-    for package in PACKAGES:
-        for file in package.files:
-            if not (Path(app.srcdir) / "assets" / package.folder / file).is_file():
-                raise ExtensionError(f"assets/{package.folder}/{file} is missing: run scripts/vendor_web_assets.py")
 
 
-def add_widget_scripts(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
+def add_widget_module(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
     from myst_nb.sphinx_ import NbMetadataCollector
 
-    if "ipywidgets_state" not in NbMetadataCollector.get_js_files(app.env, pagename):
-        return
-    pathto = context["pathto"]
-    requirejs_config = {
-        "paths": {
-            "anywidget": pathto(f"{ANYWIDGET.folder}/dist/index", 1),
-            "@jupyter-widgets/html-manager/dist": pathto(EMBEDDER_DIR, 1),
-        }
-    }
-    app.add_js_file(None, body=f"var require = {json.dumps(requirejs_config)};")
-    # Sphinx prefixes local script paths with "_static/"; "../" steps back to the site root.
-    app.add_js_file(f"../{REQUIREJS.folder}/require.js")
-    app.add_js_file(f"../{EMBEDDER_DIR}/embed-amd.js", **{"data-jupyter-widgets-cdn": pathto(f"{VENDOR}/", 1)})
+    if "ipywidgets_state" in NbMetadataCollector.get_js_files(app.env, pagename):
+        # Sphinx prefixes local script paths with "_static/"; "../" steps back to the site root.
+        app.add_js_file(f"../{EMBED_MODULE}", type="module")
 
 
 def drop_thebe_loader(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
@@ -75,7 +59,7 @@ def drop_thebe_loader(app: Sphinx, pagename: str, templatename: str, context: di
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    app.connect("builder-inited", check_vendored_assets)
-    app.connect("html-page-context", add_widget_scripts, priority=600)
+    app.connect("builder-inited", check_anywidget_version)
+    app.connect("html-page-context", add_widget_module, priority=600)
     app.connect("html-page-context", drop_thebe_loader)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -18,7 +18,7 @@ import yaml
 from playwright.sync_api import Browser, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "_ext"))  # web_assets: the table of the vendored front-end versions
+sys.path.insert(0, str(ROOT / "_ext"))  # the Sphinx extensions, which some tests import
 
 
 def toc_notebooks() -> list[Path]:

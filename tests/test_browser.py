@@ -73,6 +73,7 @@ def readout(page: Page, name: str) -> float:
 
 def assert_worked_offline(offline_page: OfflinePage) -> None:
     assert offline_page.page.locator("mjx-container").count() > 0, "MathJax did not typeset the page offline"
+    assert offline_page.page.locator("mjx-merror").count() == 0, "MathJax met math it could not typeset"
     assert not offline_page.blocked, f"the page tried to reach other hosts: {offline_page.blocked}"
     assert not offline_page.failed, f"requests failed: {offline_page.failed}"
     assert not offline_page.errors, f"JavaScript errors: {offline_page.errors}"

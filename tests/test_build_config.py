@@ -17,8 +17,8 @@ import nbformat
 import pytest
 
 from conftest import ROOT, BookBuild, write_book_config
+from offline_widgets import ANYWIDGET_VERSION
 from page_dependencies import Library, commanded_modules, imported_modules, page_fingerprint
-from web_assets import ANYWIDGET
 
 
 def build_tiny_book(tmp_path: Path, notebook_cells: list[nbformat.NotebookNode],
@@ -126,11 +126,11 @@ def pins(requirements: Path) -> dict[str, str]:
     return found
 
 
-def test_the_python_anywidget_matches_the_vendored_front_end() -> None:
-    assert pins(ROOT / "requirements.txt")["anywidget"] == ANYWIDGET.version, (
-        "requirements.txt and _ext/web_assets.py name different anywidgets"
+def test_the_python_anywidget_is_the_one_the_site_module_follows() -> None:
+    assert pins(ROOT / "requirements.txt")["anywidget"] == ANYWIDGET_VERSION, (
+        "requirements.txt and _ext/offline_widgets.py name different anywidgets"
     )
-    assert anywidget.__version__ == ANYWIDGET.version
+    assert anywidget.__version__ == ANYWIDGET_VERSION
 
 
 def test_the_lock_pins_every_requirement_as_requirements_txt_does() -> None:

@@ -3,6 +3,7 @@ from another host."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -12,7 +13,8 @@ import nbformat
 import pytest
 
 from conftest import BookBuild, toc_notebooks
-from web_assets import EMBEDDER, PACKAGES
+from lean_theme import EMPTY_ICON_SCRIPT, ICON_SCRIPT
+from offline_math import COMPONENTS, LOADER, SERVED
 
 EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
 CSS_URL = re.compile(r"""(?:url\(\s*['"]?|@import\s+['"])([^'")\s]+)""")
@@ -182,11 +184,27 @@ def test_no_page_or_style_sheet_loads_anything_from_another_host(built_site: Pat
 
 
 @pytest.mark.slow
-def test_widget_pages_load_the_vendored_embedder(built_site: Path) -> None:
-    page = (built_site / "chapters" / "02_same_accuracy_different_loss.html").read_text()
-    assert "application/vnd.jupyter.widget-state+json" in page
-    assert f'src="../_static/../{EMBEDDER.folder}/dist/embed-amd.js' in page
-    for package in PACKAGES:
-        for file in package.files:
-            assert (built_site / package.folder / file).is_file(), f"{package.folder}/{file} is not in the site"
-    assert (built_site / "_static/mathjax/tex-chtml.js").is_file()
+def test_only_widget_pages_load_the_widget_module_and_nothing_else_does(built_site: Path) -> None:
+    """The explorers need the site's 4 kB module only: no ipywidgets embedder, no RequireJS."""
+    module = '<script type="module" src="../_static/../anywidget-embed.js'
+    for page in sorted(built_site.rglob("*.html")):
+        text = page.read_text(errors="replace")
+        has_widgets = "application/vnd.jupyter.widget-state+json" in text
+        assert ("anywidget-embed.js" in text) == has_widgets, f"{page.name}: widgets {has_widgets}"
+        assert "embed-amd" not in text and "require.js" not in text, page.name
+    assert module in (built_site / "chapters" / "02_same_accuracy_different_loss.html").read_text()
+    assert (built_site / "anywidget-embed.js").stat().st_size < 10_000
+
+
+@pytest.mark.slow
+def test_the_site_serves_the_parts_of_mathjax_pages_load_and_not_the_theme_icon_script(built_site: Path) -> None:
+    page = (built_site / "chapters" / "03_log_loss_asymmetry.html").read_text()
+    assert f'src="../_static/mathjax/{LOADER}"' in page
+    assert json.dumps({"load": list(COMPONENTS)}) in page, "the loader is told which components to load"
+    mathjax = built_site / "_static" / "mathjax"
+    for name in SERVED:
+        assert (mathjax / name).exists(), f"{name} is not in the site"
+    assert not (mathjax / "tex-chtml.js").exists() and not (mathjax / "sre").exists(), "only what pages load"
+    assert sum(path.stat().st_size for path in mathjax.rglob("*") if path.is_file()) < 2_500_000
+    assert (built_site / ICON_SCRIPT).read_text() == EMPTY_ICON_SCRIPT
+    assert not list(built_site.rglob("*.map")), "source maps are left out"
