@@ -196,6 +196,30 @@ def test_only_widget_pages_load_the_widget_module_and_nothing_else_does(built_si
     assert (built_site / "anywidget-embed.js").stat().st_size < 10_000
 
 
+WIDGET_SCRIPT = r'<script type="application/vnd.jupyter.widget-{}\+json">(.*?)</script>'
+
+
+@pytest.mark.slow
+def test_every_widget_is_an_anywidget_the_module_shows_without_ipywidgets_styling(built_site: Path) -> None:
+    """anywidget-embed.js renders anywidgets and nothing else, and applies no ipywidgets layout,
+    DOM classes or tooltip: the widgets the pages show must need none."""
+    views = 0
+    for page in sorted(built_site.rglob("*.html")):
+        text = page.read_text(errors="replace")
+        state = re.search(WIDGET_SCRIPT.format("state"), text, re.DOTALL)
+        if state is None:
+            continue
+        models = json.loads(state.group(1))["state"]
+        for view in re.findall(WIDGET_SCRIPT.format("view"), text, re.DOTALL):
+            widget = models[json.loads(view)["model_id"]]["state"]
+            assert widget["_model_module"] == "anywidget" and widget["_esm"], f"{page.name}: not an anywidget"
+            assert not widget["_dom_classes"] and widget["tooltip"] is None, page.name
+            layout = models[widget["layout"].removeprefix("IPY_MODEL_")]["state"]
+            assert not [name for name, value in layout.items() if not name.startswith("_") and value is not None], page.name
+            views += 1
+    assert views >= 8, "each explorer chapter shows its explorer"
+
+
 @pytest.mark.slow
 def test_the_site_serves_the_parts_of_mathjax_pages_load_and_not_the_theme_icon_script(built_site: Path) -> None:
     page = (built_site / "chapters" / "03_log_loss_asymmetry.html").read_text()
