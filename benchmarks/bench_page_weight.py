@@ -35,8 +35,8 @@ CHROMIUM = "/usr/bin/chromium"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = 'script[type="application/vnd.jupyter.widget-view+json"]'
 MB = 1e6
-PARTS = ("_static/mathjax/", "vendor/", "_static/vendor/", "_static/scripts/", "_static/styles/", "_static/webpack-macros",
-         "_images/", "_sources/", "_downloads/")  # the folders the on-disk total breaks down into
+PARTS = ("_static/mathjax/", "_static/scripts/", "_static/styles/", "_static/vendor/", "vendor/",
+         "_images/", "_sources/")  # the folders the on-disk total breaks down into
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
