@@ -540,7 +540,17 @@ function render({ model, el: host }) {
   // one and stopped working, and only then shows the state "paused" or "done".
   const workerUrl = URL.createObjectURL(new Blob([trainerSource()], { type: "text/javascript" }));
   const worker = new Worker(workerUrl);
-  let commandsSent = 0, runStart = 0, playing = false, shown = null, points = null, valLogits = null, map = null, frame = null;
+  let settings = null, commandsSent = 0, runStart = 0, playing = false, shown = null, frame = null;
+  let points = null, valLogits = null, map = null; // what the map is painted from
+
+  // The charts' widths, kept up to date by a ResizeObserver, so that drawing never waits for a layout.
+  const chartWidths = new Map();
+  const widthOf = (svg) => chartWidths.get(svg) || 420;
+  const resizeWatch = new ResizeObserver((entries) => {
+    for (const entry of entries) chartWidths.set(entry.target, Math.round(entry.contentRect.width));
+    if (shown && frame === null) frame = requestAnimationFrame(draw);
+  });
+  for (const svg of [lossSvg, accSvg, lrSvg]) resizeWatch.observe(svg);
 
   function send(message) {
     commandsSent += 1;
@@ -561,7 +571,6 @@ function render({ model, el: host }) {
     };
   }
 
-  let settings = null;
   function reset() {
     if (frame !== null) cancelAnimationFrame(frame);
     settings = currentSettings();
@@ -594,14 +603,14 @@ function render({ model, el: host }) {
       readouts.valAcc.set(h.val_accuracy[last]);
       readouts.bestEpoch.set(best + 1, 0);
       const lossTop = niceTicks(Math.max(1, ...h.val_loss.slice(0, 3)), 3).slice(-1)[0];
-      drawCurves(lossSvg, { width: chartWidths.get(lossSvg) || 420, series: [{ values: h.train_loss, cls: "lx-live-train lx-loss-line" }, { values: h.val_loss, cls: "lx-live-val lx-loss-line", marked: best }], epochs, top: lossTop, yTitle: "loss", drops: shown.drops });
+      drawCurves(lossSvg, { width: widthOf(lossSvg), series: [{ values: h.train_loss, cls: "lx-live-train lx-loss-line" }, { values: h.val_loss, cls: "lx-live-val lx-loss-line", marked: best }], epochs, top: lossTop, yTitle: "loss", drops: shown.drops });
     } else {
       for (const r of [readouts.trainLoss, readouts.trainAcc, readouts.valLoss, readouts.valAcc, readouts.bestEpoch]) r.root.querySelector(".lx-readout-value").textContent = "–";
-      drawCurves(lossSvg, { width: chartWidths.get(lossSvg) || 420, series: [], epochs, top: 1.2, yTitle: "loss", drops: shown.drops });
+      drawCurves(lossSvg, { width: widthOf(lossSvg), series: [], epochs, top: 1.2, yTitle: "loss", drops: shown.drops });
     }
-    drawCurves(accSvg, { width: chartWidths.get(accSvg) || 420, series: [{ values: h.train_accuracy, cls: "lx-live-train lx-acc-line" }, { values: h.val_accuracy, cls: "lx-live-val lx-acc-line" }], epochs, top: 1, yTitle: "accuracy", drops: shown.drops, yTicks: [0, 0.5, 1] });
+    drawCurves(accSvg, { width: widthOf(accSvg), series: [{ values: h.train_accuracy, cls: "lx-live-train lx-acc-line" }, { values: h.val_accuracy, cls: "lx-live-val lx-acc-line" }], epochs, top: 1, yTitle: "accuracy", drops: shown.drops, yTicks: [0, 0.5, 1] });
     const plannedLr = Array.from({ length: epochs }, (_, e) => lrAt(settings, shown.drops, e + 1));
-    drawCurves(lrSvg, { width: chartWidths.get(lrSvg) || 420, series: [{ values: plannedLr, cls: "lx-live-lr" }], epochs, top: settings.lr, yTitle: "learning rate", drops: [], height: 110, yTicks: [0, settings.lr] });
+    drawCurves(lrSvg, { width: widthOf(lrSvg), series: [{ values: plannedLr, cls: "lx-live-lr" }], epochs, top: settings.lr, yTitle: "learning rate", drops: [], height: 110, yTicks: [0, settings.lr] });
     status.textContent = shown.done ? `Done: ${epochs} epochs.` : `${playing ? "Training" : "Paused"}: epoch ${shown.epoch} of ${epochs}.`;
     playButton.textContent = playing ? "Pause" : "Play";
     playButton.setAttribute("aria-pressed", String(playing));
@@ -628,14 +637,6 @@ function render({ model, el: host }) {
     status.textContent = `The trainer stopped: ${event.message}`;
     throw new Error(`live trainer worker: ${event.message}`);
   };
-
-  // The charts' widths, kept up to date by a ResizeObserver, so that drawing never waits for a layout.
-  const chartWidths = new Map();
-  const resizeWatch = new ResizeObserver((entries) => {
-    for (const entry of entries) chartWidths.set(entry.target, Math.round(entry.contentRect.width) || 420);
-    if (shown && frame === null) frame = requestAnimationFrame(draw);
-  });
-  for (const svg of [lossSvg, accSvg, lrSvg]) resizeWatch.observe(svg);
 
   playButton.addEventListener("click", () => {
     playing = !playing;
