@@ -6,6 +6,8 @@ played    the explorer as the reader sees it: press Play, wait until the whole s
 baseline  the same training in the same page with nothing drawn: the run is stepped to the end
           in one synchronous call (the page is frozen meanwhile), so its time is the pure
           computation.
+idle      the longest frame gap of the same page with nothing running, watched for up to 10 s:
+          the floor that the browser and the machine's load set, whatever the explorer does.
 
 Each CPU rate of --throttle slows the page's CPU that many times (Chrome DevTools Protocol,
 Emulation.setCPUThrottlingRate), as on a slower phone. The baseline is timed at 1x only.
@@ -72,6 +74,20 @@ def played(page: Page, url: str) -> tuple[float, float, list[float]]:
     return (end - start) / 1000, max(gaps), page.evaluate("() => window.longTasks")
 
 
+def idle_gap(page: Page, url: str, seconds: float) -> float:
+    """The longest frame gap (ms) of the explorer's page left alone for ``seconds``."""
+    page.goto(url)
+    page.wait_for_selector(".lx-live[data-state]")
+    page.wait_for_timeout(500)
+    gaps = page.evaluate(
+        """(ms) => new Promise((done) => { const times = []; const f = (t) => { times.push(t);
+        if (t - times[0] < ms) requestAnimationFrame(f); else done(times.slice(1).map((u, i) => u - times[i])); };
+        requestAnimationFrame(f); })""",
+        seconds * 1000,
+    )
+    return max(gaps)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="runs of each kind (default 3)")
@@ -120,6 +136,8 @@ def main() -> None:
                         f"ratio {statistics.median(walls) / statistics.median(computes):.2f}"
                     )
                 print(summary, flush=True)
+                seconds = min(10.0, statistics.median(walls))
+                print(f"{rate:g}x CPU, idle page for {seconds:.1f} s: longest frame gap {idle_gap(page, url, seconds):.0f} ms", flush=True)
             browser.close()
         server.shutdown()
     print("load average (1, 5, 15 min): " + ", ".join(f"{v:.1f}" for v in os.getloadavg()) + f" on {os.cpu_count()} cores")

@@ -226,17 +226,17 @@ def test_divergence_reads_the_minimum_and_the_rise() -> None:
 def test_dropout_and_label_smoothing_put_the_validation_loss_below_the_training_loss() -> None:
     """What a reader can do with the controls: by default the training loss ends far below the
     validation loss; with label smoothing 0.3 (a shipped value) the training loss the page plots
-    (against the smoothed targets) stays above the plain validation loss at every epoch, and
-    with dropout 0.3 and smoothing 0.1 the curves cross again and again."""
+    (against the smoothed targets) stays above the plain validation loss at every epoch; without
+    label noise, dropout 0.3 alone keeps the plotted training loss (dropout on) above the
+    validation loss (no dropout) over the whole second half of the run."""
     settings = with_settings(TrainerSettings(), drops=preset_drops(TrainerSettings().epochs, "steps"))
     default = train(settings).history
     assert np.all(default.val_loss[100:] > default.train_loss[100:] + 0.3)
     smoothed = train(with_settings(settings, label_smoothing=0.3)).history
     assert np.all(smoothed.val_loss < smoothed.train_loss)
     assert smoothed.train_loss.min() > entropy([0.8, 0.1, 0.1])  # above its floor
-    both = train(with_settings(settings, dropout=0.3, label_smoothing=0.1)).history
-    below = both.val_loss < both.train_loss
-    assert below[100:].any() and not below[100:].all()
+    dropped = train(with_settings(settings, label_noise=0.0, dropout=0.3)).history
+    assert np.all(dropped.val_loss[100:] < dropped.train_loss[100:])
 
 
 def test_explorer_ships_the_settings_and_refuses_values_it_has_no_control_for() -> None:
