@@ -206,11 +206,16 @@ def test_epoch_explorer_matches_the_library(offline_page: OfflinePage, site_url:
 
 
 def test_live_trainer_trains_like_its_twin(offline_page: OfflinePage, site_url: str) -> None:
+    """The page trains in a Web Worker; after each command the test waits until the page is
+    settled (the worker has carried it out and stopped), then compares with the twin."""
     from lossacc.live_training import TrainerSettings, train, with_settings
 
     page = offline_page.page
     data = open_explorer(offline_page, site_url + "chapters/06_watch_it_overfit.html")
     root = page.locator(".lx-live")
+
+    def settled() -> None:
+        page.wait_for_selector('.lx-live:is([data-state="paused"], [data-state="done"])', timeout=120_000)
 
     def trajectory() -> dict:
         return json.loads(root.get_attribute("data-trajectory") or "{}")
@@ -227,18 +232,23 @@ def test_live_trainer_trains_like_its_twin(offline_page: OfflinePage, site_url: 
             np.testing.assert_allclose(values, getattr(twin, name), rtol=0, atol=1e-6, err_msg=name)
         return shown
 
+    settled()
     assert readout(page, "epoch") == 0
     assert readout(page, "learning-rate") == data["settings"]["lr"]
     page.get_by_role("button", name="Step one epoch").click()
+    settled()
     assert readout(page, "epoch") == 1
 
     # Keyboard: Play, let a few epochs pass, Pause.
     page.get_by_role("button", name="Play").focus()
     page.keyboard.press("Enter")
+    assert root.get_attribute("data-state") == "playing"
     page.wait_for_function("() => Number(document.querySelector('[data-readout=\"epoch\"]').dataset.value) >= 6", timeout=30_000)
     page.keyboard.press("Enter")
+    settled()
     assert root.get_attribute("data-state") == "paused"
     page.get_by_role("button", name="Step one epoch").click()  # finish the epoch under way
+    settled()
     epochs_done = int(readout(page, "epoch"))
     val_loss_path = page.locator(".lx-live svg path.lx-live-val.lx-loss-line").get_attribute("d") or ""
     assert val_loss_path.count("L") == epochs_done - 1, "the validation-loss curve has a point per epoch"
@@ -246,9 +256,11 @@ def test_live_trainer_trains_like_its_twin(offline_page: OfflinePage, site_url: 
     # The drop button: the readout falls ×0.2 and the next epochs train at the lower rate.
     lr_before = readout(page, "learning-rate")
     page.get_by_role("button", name="Drop the learning rate ×0.2 now").click()
+    settled()
     assert readout(page, "learning-rate") == pytest.approx(0.2 * lr_before, rel=1e-12)
     for _ in range(3):
         page.get_by_role("button", name="Step one epoch").click()
+        settled()
     shown = check_against_twin(exact_epochs=epochs_done + 3)
     assert epochs_done + 1 in shown["drops"]
     lr = shown["history"]["lr"]
@@ -256,13 +268,29 @@ def test_live_trainer_trains_like_its_twin(offline_page: OfflinePage, site_url: 
 
     # A slider moved with the keyboard starts a new run with its value.
     step_slider(page, "seed", 1)
+    settled()
     assert trajectory()["settings"]["seed"] == data["settings"]["seed"] + 1 and readout(page, "epoch") == 0
     step_slider(page, "seed", -1)
+
+    # Dropout 0.3 and label smoothing 0.1 (their sliders' fourth and third values): a few epochs
+    # against the twin, which draws the same dropout masks.
+    step_slider(page, "dropout", data["dropouts"].index(0.3))
+    step_slider(page, "label_smoothing", data["label_smoothings"].index(0.1))
+    settled()
+    for _ in range(3):
+        page.get_by_role("button", name="Step one epoch").click()
+        settled()
+    shown = check_against_twin(exact_epochs=3)
+    assert (shown["settings"]["dropout"], shown["settings"]["label_smoothing"]) == (0.3, 0.1)
+    step_slider(page, "dropout", -data["dropouts"].index(0.3))
+    step_slider(page, "label_smoothing", -data["label_smoothings"].index(0.1))
+    settled()
 
     # The whole default schedule, played to the end, against the twin.
     page.get_by_role("button", name="Play").click()
     page.wait_for_selector('.lx-live[data-state="done"]', timeout=120_000)
     shown = check_against_twin(exact_epochs=20)
+    assert (shown["settings"]["dropout"], shown["settings"]["label_smoothing"]) == (0.0, 0.0)
     assert len(shown["history"]["val_loss"]) == data["settings"]["epochs"]
     assert shown["drops"] == [61, 121, 161]
     assert_worked_offline(offline_page)

@@ -5,7 +5,9 @@ the same training in NumPy, step for step, so that the book can assert what the 
 and the browser test can check the page against it. Everything random comes from one
 explicit generator, :class:`Mulberry32`, written out in both languages (not ``Math.random``
 nor NumPy's generators), in this order: the training points, the validation points, the
-weights, then one shuffle of the training set per epoch.
+weights, then one shuffle of the training set per epoch. The dropout masks come from a second
+generator of their own, ``Mulberry32(seed + DROPOUT_STREAM)``, so that runs that differ only
+in dropout see the same data, weights and shuffles.
 
 The data: three spiral arms (one per class) with Gaussian jitter; a share ``label_noise`` of
 the labels, in the training and the validation set alike, is replaced by another class at
@@ -16,6 +18,14 @@ mini-batch SGD with momentum and weight decay exactly as ``torch.optim.SGD`` doe
     g = grad + wd * w,   v = mu * v + g,   w = w - lr * v   (v = g at the first step),
 
 with the learning rate of each epoch from a schedule of drops (times 0.2 each).
+
+Two regularisers act on training only. Dropout with rate p zeroes each hidden unit of each
+training example with probability p, afresh for every mini-batch, and multiplies the units
+kept by 1 / (1 - p) (inverted dropout), so the network is used as it is, without dropout, to
+score. Label smoothing with eps trains on the targets q = (1 - eps) one_hot(y) + eps / 3:
+the training loss -sum_j q_j ln p_j, whose gradient with respect to the logits is p - q, has
+the floor H(q) > 0. The validation loss is always the plain cross-entropy of the network
+without dropout.
 """
 
 from __future__ import annotations
@@ -30,6 +40,8 @@ from numpy.typing import NDArray
 CLASSES = 3
 DROP_FACTOR = 0.2
 MASK32 = 0xFFFFFFFF
+MULBERRY_STEP = 0x6D2B79F5
+DROPOUT_STREAM = 0x9E3779B9  # the dropout masks' generator is Mulberry32(seed + DROPOUT_STREAM)
 
 Array = NDArray[np.float64]
 
@@ -42,7 +54,7 @@ class Mulberry32:
 
     def next_uint32(self) -> int:
         """The next 32-bit unsigned integer."""
-        self.state = (self.state + 0x6D2B79F5) & MASK32
+        self.state = (self.state + MULBERRY_STEP) & MASK32
         t = self.state
         t = ((t ^ (t >> 15)) * (t | 1)) & MASK32
         t = ((t + (((t ^ (t >> 7)) * (t | 61)) & MASK32)) & MASK32) ^ t
@@ -51,6 +63,20 @@ class Mulberry32:
     def uniform(self) -> float:
         """A uniform number in [0, 1): the next integer divided by 2**32."""
         return self.next_uint32() / 4294967296.0
+
+    def uniforms(self, count: int) -> Array:
+        """The next ``count`` uniforms at once, equal to ``count`` calls of :meth:`uniform`.
+
+        The state only counts up by a constant, so the states of the next ``count`` draws are
+        known in advance and the same integer steps run on all of them together (uint64
+        arrays, masked to 32 bits after each product, as ``Math.imul`` keeps the low 32 bits).
+        """
+        states = (self.state + np.arange(1, count + 1, dtype=np.uint64) * MULBERRY_STEP) & MASK32
+        if count:
+            self.state = int(states[-1])
+        t = ((states ^ (states >> 15)) * (states | 1)) & MASK32
+        t = ((t + (((t ^ (t >> 7)) * (t | 61)) & MASK32)) & MASK32) ^ t
+        return (t ^ (t >> 14)) / 4294967296.0
 
     def normal(self) -> float:
         """A standard normal number by Box–Muller: sqrt(-2 ln(1 - u1)) cos(2 pi u2)."""
@@ -80,6 +106,8 @@ class TrainerSettings:
     lr: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 0.0
+    dropout: float = 0.0
+    label_smoothing: float = 0.0
     drops: tuple[int, ...] = field(default=())
 
     def lr_at(self, epoch: int) -> float:
@@ -157,11 +185,25 @@ def init_network(rng: Mulberry32, width: int) -> Network:
     return Network(weights, biases)
 
 
-def forward(net: Network, x: Array) -> tuple[Array, Array, Array]:
-    """Hidden activations h1, h2 = relu(x W1 + b1), relu(h1 W2 + b2) and logits h2 W3 + b3."""
-    h1 = np.maximum(x @ net.w[0] + net.b[0], 0.0)
-    h2 = np.maximum(h1 @ net.w[1] + net.b[1], 0.0)
+Masks = tuple[Array, Array]
+
+
+def forward(net: Network, x: Array, masks: Masks | None = None) -> tuple[Array, Array, Array]:
+    """Hidden activations h1 = relu(x W1 + b1) m1, h2 = relu(h1 W2 + b2) m2 and logits h2 W3 + b3;
+    the dropout masks m1, m2 (0 or 1 / (1 - p) per unit and example) are 1 without ``masks``."""
+    m1, m2 = masks or (1.0, 1.0)
+    h1 = np.maximum(x @ net.w[0] + net.b[0], 0.0) * m1
+    h2 = np.maximum(h1 @ net.w[1] + net.b[1], 0.0) * m2
     return h1, h2, h2 @ net.w[2] + net.b[2]
+
+
+def dropout_masks(rng: Mulberry32, rows: int, width: int, rate: float) -> Masks:
+    """The masks of one mini-batch: ``rows * width`` uniforms for the first hidden layer (example
+    by example), then as many for the second; a unit is dropped where its uniform is below
+    ``rate``, and kept units are scaled by 1 / (1 - rate)."""
+    scale = 1.0 / (1.0 - rate)
+    first, second = (np.where(rng.uniforms(rows * width).reshape(rows, width) < rate, 0.0, scale) for _ in range(2))
+    return first, second
 
 
 def per_example_loss(logits: Array, labels: NDArray[np.int64]) -> Array:
@@ -177,26 +219,44 @@ def evaluate(net: Network, x: Array, labels: NDArray[np.int64]) -> tuple[Array, 
     return per_example_loss(logits, labels), logits.argmax(axis=1) == labels
 
 
-def gradients(net: Network, x: Array, labels: NDArray[np.int64]) -> tuple[list[Array], list[Array], Array, Array]:
-    """Gradients of the batch's mean cross-entropy; also the batch's logits and per-example losses."""
-    h1, h2, logits = forward(net, x)
+def smoothed_targets(labels: NDArray[np.int64], smoothing: float) -> Array:
+    """Targets q = (1 - eps) one_hot(y) + eps / 3 (exactly the one-hot labels at eps = 0)."""
+    targets = np.zeros((len(labels), CLASSES))
+    targets[np.arange(len(labels)), labels] = 1.0 - smoothing
+    return targets + smoothing / CLASSES
+
+
+def smoothed_loss(logits: Array, labels: NDArray[np.int64], smoothing: float) -> Array:
+    """Per-example -sum_j q_j ln p_j = (1 - eps) CE(y) + eps (CE(0) + CE(1) + CE(2)) / 3, where
+    CE(k) is the cross-entropy with class k as label (equal to :func:`per_example_loss` at eps = 0)."""
+    each_class = [per_example_loss(logits, np.full(len(labels), k)) for k in range(CLASSES)]
+    return (1.0 - smoothing) * per_example_loss(logits, labels) + smoothing * (each_class[0] + each_class[1] + each_class[2]) / CLASSES
+
+
+def gradients(
+    net: Network, x: Array, labels: NDArray[np.int64], smoothing: float = 0.0, masks: Masks | None = None
+) -> tuple[list[Array], list[Array], Array, Array]:
+    """Gradients of the batch's mean training loss (label smoothing ``smoothing``, dropout
+    ``masks``); also the batch's logits and per-example training losses."""
+    m1, m2 = masks or (1.0, 1.0)
+    h1, h2, logits = forward(net, x, masks)
     top = logits.max(axis=1, keepdims=True)
     exps = np.exp(logits - top)
     probs = exps / exps.sum(axis=1, keepdims=True)
-    d_logits = probs.copy()
-    d_logits[np.arange(len(labels)), labels] -= 1.0
-    d_logits /= len(labels)
-    d_h2 = (d_logits @ net.w[2].T) * (h2 > 0)
-    d_h1 = (d_h2 @ net.w[1].T) * (h1 > 0)
+    d_logits = (probs - smoothed_targets(labels, smoothing)) / len(labels)
+    d_h2 = (d_logits @ net.w[2].T) * m2 * (h2 > 0)
+    d_h1 = (d_h2 @ net.w[1].T) * m1 * (h1 > 0)
     grad_w = [x.T @ d_h1, h1.T @ d_h2, h2.T @ d_logits]
     grad_b = [d_h1.sum(axis=0), d_h2.sum(axis=0), d_logits.sum(axis=0)]
-    return grad_w, grad_b, logits, per_example_loss(logits, labels)
+    return grad_w, grad_b, logits, smoothed_loss(logits, labels, smoothing)
 
 
 @dataclass(frozen=True)
 class History:
     """Per-epoch numbers of a run (index e is epoch e + 1). Training loss and accuracy are the
-    means over the epoch's mini-batches, as the optimiser saw them (noisy labels, moving weights)."""
+    means over the epoch's mini-batches, as the optimiser saw them (noisy labels, moving weights,
+    dropout on, the loss against the smoothed targets); the validation numbers are those of the
+    network at the end of the epoch, without dropout, on the plain cross-entropy."""
 
     lr: Array
     train_loss: Array
@@ -221,6 +281,7 @@ class Run:
 def train(settings: TrainerSettings) -> Run:
     """Train the network for ``settings.epochs`` epochs, as the page does."""
     rng = Mulberry32(settings.seed)
+    dropout_rng = Mulberry32(settings.seed + DROPOUT_STREAM)
     data = make_dataset(rng, settings)
     net = init_network(rng, settings.width)
     velocity_w: list[Array] | None = None
@@ -238,7 +299,8 @@ def train(settings: TrainerSettings) -> Run:
         for start in range(0, n, settings.batch_size):
             batch = order[start:start + settings.batch_size]
             x, labels = data.x_train[batch], data.y_train[batch]
-            grad_w, grad_b, logits, losses = gradients(net, x, labels)
+            masks = dropout_masks(dropout_rng, len(batch), settings.width, settings.dropout) if settings.dropout else None
+            grad_w, grad_b, logits, losses = gradients(net, x, labels, settings.label_smoothing, masks)
             for loss in losses:
                 loss_sum += float(loss)
             right += int((logits.argmax(axis=1) == labels).sum())
