@@ -33,6 +33,12 @@ from lossacc.metrics import FloatArray, _as_labels, _as_logits, log_softmax
 MEASUREMENT_FORMAT = "lossacc-training-losses"
 MEASUREMENT_VERSION = 1
 CONDITIONS = ("clean_eval", "augmented_eval", "clean_train_mode", "augmented_train_mode")
+CONDITION_LABELS = {
+    "clean_eval": "clean, eval mode",
+    "augmented_eval": "augmented, eval mode",
+    "clean_train_mode": "clean, train mode",
+    "augmented_train_mode": "augmented, train mode",
+}
 
 
 def smoothing_floor(epsilon: float, classes: int) -> float:
