@@ -97,6 +97,10 @@ def test_help_explains_the_command(tmp_path: Path) -> None:
         (["--data", "toy.tar.gz", "--subset-seed", "-1"], "subset_seed must lie in [0, 2**64), got -1"),
         (["--data", "toy.tar.gz", "--seed", "1180591620717411303424"], "seed must lie in [0, 2**64)"),
         (["--data", "toy.tar.gz", "--crop-padding", "100"], "crop_padding must lie in [0, 16]"),
+        (["--data", "toy.tar.gz", "--label-smoothing", "1"], "label_smoothing must lie in [0, 1), got 1.0"),
+        (["--data", "toy.tar.gz", "--label-smoothing", "-0.1"], "label_smoothing must lie in [0, 1), got -0.1"),
+        (["--data", "toy.tar.gz", "--label-smoothing", "nan"], "label_smoothing must be a finite number, got nan"),
+        (["--data", "toy.tar.gz", "--label-smoothing", "a"], "argument --label-smoothing: invalid float value: 'a'"),
         (
             ["--data", "toy.tar.gz", "--allow-partial-data", *TINY_RUN, "--width", "100000"],
             "a ResNet18 of width 100000 does not fit in the memory of cpu",

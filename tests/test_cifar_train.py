@@ -201,6 +201,8 @@ def test_subsets_are_class_balanced_and_reproducible() -> None:
         ({"lr": -0.1}, "lr must be positive"),
         ({"val_size": 1}, "val_size must be at least 2"),
         ({"logit_epochs": (0, 5)}, "logit_epochs must be increasing epochs between 1 and 200"),
+        ({"label_smoothing": 1.0}, r"label_smoothing must lie in \[0, 1\), got 1.0"),
+        ({"label_smoothing": -0.1}, r"label_smoothing must lie in \[0, 1\), got -0.1"),
     ],
 )
 def test_bad_settings_are_refused(changes: dict[str, object], message: str) -> None:
@@ -238,6 +240,7 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> N
         ({"lr_decay": float("inf")}, "lr_decay must be a finite number"),
         ({"momentum": float("nan")}, "momentum must be a finite number"),
         ({"weight_decay": float("inf")}, "weight_decay must be a finite number"),
+        ({"label_smoothing": float("nan")}, "label_smoothing must be a finite number, got nan"),
     ],
 )
 def test_non_finite_settings_are_refused(changes: dict[str, object], message: str) -> None:

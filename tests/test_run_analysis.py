@@ -352,10 +352,12 @@ def test_describe_run_reads_the_metadata() -> None:
 # --- which record the book shows -------------------------------------------------------------
 
 
-def write_summary(folder: Path, device: str, planned: int, recorded: int, train_size: int | None = None) -> None:
+def write_summary(
+    folder: Path, device: str, planned: int, recorded: int, train_size: int | None = None, label_smoothing: float = 0.0
+) -> None:
     folder.mkdir(parents=True)
     summary = {"metadata": {"device": {"type": device}}, "epochs_planned": planned, "epochs_recorded": recorded,
-               "complete": planned == recorded, "settings": {"train_size": train_size}}
+               "complete": planned == recorded, "settings": {"train_size": train_size, "label_smoothing": label_smoothing}}
     (folder / "summary.json").write_text(json.dumps(summary))
 
 
@@ -378,6 +380,14 @@ def test_book_record_prefers_the_full_recipe_then_all_training_images_then_the_l
     assert book_record(tmp_path) == tmp_path / "cpu-full", "a finished run beats an unfinished one"
     write_summary(tmp_path / "gpu-recipe", "cuda", 200, 200)
     assert book_record(tmp_path) == tmp_path / "gpu-recipe"
+
+
+def test_book_record_shows_the_plain_loss_run_beside_its_label_smoothing_twin(tmp_path: Path) -> None:
+    write_summary(tmp_path / "cpu-laptop", "cpu", 50, 50, train_size=2_000)
+    write_summary(tmp_path / "cpu-laptop-label-smoothing", "cpu", 50, 50, train_size=2_000, label_smoothing=0.1)
+    assert book_record(tmp_path) == tmp_path / "cpu-laptop", "a smoothed training loss has another scale"
+    write_summary(tmp_path / "cpu-full-label-smoothing", "cpu", 60, 60, label_smoothing=0.1)
+    assert book_record(tmp_path) == tmp_path / "cpu-laptop"
 
 
 def test_book_record_needs_a_record(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import copy
 
 from conftest import ROOT
 from lossacc.cifar.record import load_record
-from lossacc.run_analysis import run_title, scale_sentence
+from lossacc.run_analysis import describe_run, run_title, scale_sentence
 
 
 def test_the_laptop_run_is_described_with_its_size_beside_the_recipe() -> None:
@@ -26,3 +26,15 @@ def test_a_run_on_all_images_and_the_full_gpu_run_are_named_so() -> None:
     object.__setattr__(everything, "settings", {**record.settings, "train_size": None})
     assert "trained on all 50,000 training images" in scale_sentence(everything)
     assert "trained on all 50,000 CIFAR-10 training images" in run_title(everything)
+
+
+def test_label_smoothing_is_named_where_a_run_has_it_and_only_there() -> None:
+    record = load_record(ROOT / "records" / "cpu-laptop")
+    assert "label smoothing" not in scale_sentence(record)
+    assert "label smoothing" not in dict(describe_run(record).rows())
+    smoothed = copy.copy(record)
+    object.__setattr__(smoothed, "settings", {**record.settings, "label_smoothing": 0.1})
+    assert "Everything else is the recipe's, but for label smoothing (ε = 0.1) of the training loss." in scale_sentence(
+        smoothed
+    )
+    assert dict(describe_run(smoothed).rows())["label smoothing"] == "ε = 0.1 on the training loss"

@@ -32,17 +32,20 @@ def is_full_gpu_run(metadata: dict[str, Any], epochs_planned: int, epochs_record
 def book_record(records_dir: str | Path) -> Path:
     """The record folder the chapter shows, among the sub-folders of ``records_dir`` holding a ``summary.json``.
 
-    The full GPU run (:func:`is_full_gpu_run`) wins; otherwise a complete run before an
-    incomplete one, then a run on all the training images before one on a subset, then the one
-    with more epochs recorded (then the folder name, for a fixed order).
+    The full GPU run (:func:`is_full_gpu_run`) wins; otherwise a run trained on the plain
+    cross-entropy before one with label smoothing (whose training loss has another scale), a
+    complete run before an incomplete one, then a run on all the training images before one on
+    a subset, then the one with more epochs recorded (then the folder name, for a fixed order).
     """
     candidates = []
     for summary_path in sorted(Path(records_dir).glob(f"*/{SUMMARY_FILE}")):
         summary = json.loads(summary_path.read_text())
         planned, recorded = int(summary.get("epochs_planned", 0)), int(summary.get("epochs_recorded", 0))
-        all_training_images = summary.get("settings", {}).get("train_size") is None
+        settings = summary.get("settings", {})
+        all_training_images = settings.get("train_size") is None
         rank = (
             is_full_gpu_run(summary.get("metadata", {}), planned, recorded),
+            not settings.get("label_smoothing", 0),
             planned == recorded,
             all_training_images,
             recorded,
@@ -93,6 +96,11 @@ class RunDescription:
             ),
             ("schedule", f"{self.epochs} epochs, lr x{s['lr_decay']} after epochs {', '.join(map(str, s['milestones']))}"),
             ("augmentation", f"random crop (padding {s['crop_padding']})" + (" and horizontal flip" if s["hflip"] else "")),
+            *(
+                [("label smoothing", f"ε = {s['label_smoothing']} on the training loss")]
+                if s.get("label_smoothing", 0)
+                else []
+            ),
             ("seed", str(s["seed"])),
             ("training time", f"{self.wall_minutes:.1f} minutes"),
         ]
@@ -148,6 +156,8 @@ def scale_sentence(record: CifarRecord) -> str:
     train_size = record.settings["train_size"]
     train_images = "all 50,000" if train_size is None else f"{train_size:,} of the 50,000"
     milestones = ", ".join(map(str, record.settings["milestones"]))
+    smoothing = record.settings.get("label_smoothing", 0)
+    exception = f", but for label smoothing (ε = {smoothing}) of the training loss" if smoothing else ""
     hours = float(record.metadata["wall_seconds"]) / 3600
     duration = f"{hours:.1f} hours" if hours >= 1 else f"{hours * 60:.0f} minutes"
     return (
@@ -156,7 +166,7 @@ def scale_sentence(record: CifarRecord) -> str:
         f"{full_params:.1f} M), trained on {train_images} training images for {record.epochs_recorded} "
         f"epochs with the learning rate cut after epochs {milestones} (the recipe: 200 epochs, cuts "
         f"after 60, 120 and 160), in {duration} on a {record.metadata['device']['type'].upper()}, "
-        f"{reached}. Everything else is the recipe's. A run of the recipe itself needs a GPU; the "
+        f"{reached}. Everything else is the recipe's{exception}. A run of the recipe itself needs a GPU; the "
         "book shows one in place of this run as soon as the repository holds it"
     )
 
