@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pytest
 import yaml
+from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from conftest import ROOT
@@ -81,10 +83,38 @@ def open_page(page: Page, url: str) -> None:
     page.wait_for_timeout(300)
 
 
+def mean_luminance(pixels: np.ndarray) -> float:
+    """Mean luma (Rec. 709 weights on the sRGB values, 0 black to 1 white) of RGB pixels."""
+    return float(((pixels[..., :3].astype(float) / 255) @ [0.2126, 0.7152, 0.0722]).mean()) if pixels.size else 0.0
+
+
+def bright_figures(page: Page, screenshot: Path) -> list[str]:
+    """The figures that a dark page shows as bright slabs: as the screenshot shows them (the
+    image and what shows through it), their mean luminance is nearer a white page's than the
+    dark page's own."""
+    background = Image.new("RGB", (1, 1), page.evaluate("getComputedStyle(document.body).backgroundColor"))
+    threshold = (1 + mean_luminance(np.asarray(background))) / 2
+    boxes = page.evaluate("""() => [...document.querySelectorAll("article img")]
+        .filter((img) => img.getBoundingClientRect().width > 0)
+        .map((img) => { const b = img.getBoundingClientRect();
+          return [img.getAttribute("src"), b.left + scrollX, b.top + scrollY, b.right + scrollX, b.bottom + scrollY]; })""")
+    shot = np.asarray(Image.open(screenshot).convert("RGB"))
+    found = []
+    for src, left, top, right, bottom in boxes:
+        luminance = mean_luminance(shot[round(top):round(bottom), round(left):round(right)])
+        if luminance > threshold:
+            found.append(f"figure bright in the dark theme (mean luminance {luminance:.2f}, a white page is 1): {src}")
+    return found
+
+
 def check_and_shoot(page: Page, name: str) -> list[str]:
-    """Check the page as the reader's window shows it, then keep a full-page screenshot."""
+    """Check the page as the reader's window shows it, then keep a full-page screenshot (in the
+    dark theme, its figures are checked on it)."""
     defects = [f"{name}: {defect}" for defect in page.evaluate(CHECKS)]
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    screenshot = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    if page.evaluate("document.documentElement.dataset.theme") == "dark":
+        defects += [f"{name}: {defect}" for defect in bright_figures(page, screenshot)]
     return defects
 
 

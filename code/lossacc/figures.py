@@ -1,15 +1,21 @@
-"""Plotting helpers the chapters share for curves over the epochs of a run.
+"""Plotting helpers the chapters share, and how the chapters show a figure.
 
 The chapters draw with matplotlib; these helpers hold the few conventions their figures
-share, so that each figure cell shows only what it plots.
+share, so that each figure cell shows only what it plots. :func:`themed_figure` is how every
+figure is displayed (``lossacc.notebook`` sets it up in a notebook's kernel).
 """
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 from collections.abc import Iterable
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.text import Text
 from numpy.typing import ArrayLike
 
 
@@ -43,3 +49,32 @@ def cut_axis(ax: Axes, epochs: ArrayLike, *curves: ArrayLike, quantile: float = 
         if above.any():
             ax.plot(x[above], np.full(int(above.sum()), top), "^", color="black", ms=6, clip_on=False)
     return top
+
+
+# How the chapters show a figure ------------------------------------------------------------
+#
+# As a PNG that records the size of its smallest text, so that the page check
+# (tests/page_layout.js) can tell how large that text is once the figure is scaled to a phone.
+
+TEXT_SIZE_KEY = "lossacc-figure"  # PNG text chunk
+
+
+def smallest_text(fig: Figure) -> tuple[str, float]:
+    """The smallest text the figure shows, and its size in points (of its drawn size)."""
+    fig.draw_without_rendering()
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    if not texts:
+        return "", float("inf")
+    smallest = min(texts, key=lambda t: t.get_fontsize())
+    return smallest.get_text().strip(), float(smallest.get_fontsize())
+
+
+def themed_figure(fig: Figure) -> dict[str, str] | None:
+    """IPython's display of a figure: a PNG recording its smallest text."""
+    if not fig.axes:
+        return None
+    text, points = smallest_text(fig)
+    record = json.dumps({"text": text, "points": points, "pixelsPerInch": fig.dpi})
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight", facecolor=fig.get_facecolor(), metadata={TEXT_SIZE_KEY: record})
+    return {"image/png": base64.b64encode(buffer.getvalue()).decode("ascii")}
