@@ -69,7 +69,7 @@ async () => {
         .filter((t) => t.points > 0).sort((a, b) => a.points - b.points);
       return sized.length && viewBox.length === 4 ? { ...sized[0], widthPoints: viewBox[2] } : null;
     }
-    // PNG: the tEXt chunk "lossacc-figure" holds {"text", "points", "widthPoints"}.
+    // PNG: the tEXt chunk "lossacc-figure" holds {"text", "points", "pixelsPerInch"}.
     const bytes = new Uint8Array(await response.arrayBuffer());
     const view = new DataView(bytes.buffer);
     const latin1 = (part) => String.fromCharCode(...part);
@@ -92,23 +92,32 @@ async () => {
     const alt = (image.getAttribute("alt") || "").trim();
     if (!caption || !caption.innerText.trim()) defects.push(`figure without a caption: ${image.getAttribute("src")}`);
     else if (!caption.querySelector(".caption-number")) defects.push(`figure without a number: ${where(caption)}`);
-    // A figure shrunk to less than 60% of its drawn size has text too small to read.
-    if (visible(image) && image.naturalWidth && image.getBoundingClientRect().width < 0.6 * image.naturalWidth) {
-      defects.push(`figure shrunk to ${Math.round(100 * image.getBoundingClientRect().width / image.naturalWidth)}% of its size, its text unreadable: ${image.getAttribute("src")}`);
-    }
     if (alt.split(/\s+/).length < 5 || /[0-9a-f]{12,}|\.(png|jpe?g|svg)$/i.test(alt)) {
       defects.push(`figure alt text does not say what it shows ("${alt.slice(0, 60)}"): ${image.getAttribute("src")}`);
     }
     // Its smallest text, scaled to the width the figure is drawn at, is at least 9 CSS px.
-    if (visible(image) && image.naturalWidth) {
+    if (visible(image) && !image.naturalWidth) defects.push(`figure did not load: ${image.getAttribute("src")}`);
+    else if (visible(image)) {
       const text = await smallestText(image);
       if (!text) defects.push(`figure does not record its text size, so that it can be checked on a phone: ${image.getAttribute("src")}`);
       else {
-        const px = text.points * image.getBoundingClientRect().width / text.widthPoints;
+        // The file's width in points: an SVG's viewBox, or the image's pixels at its pixels per inch.
+        const widthPoints = text.widthPoints ?? image.naturalWidth * 72 / text.pixelsPerInch;
+        const px = text.points * image.getBoundingClientRect().width / widthPoints;
+        if (!(px > 0)) defects.push(`figure text size unreadable from its file: ${image.getAttribute("src")}`);
         if (px < MIN_FIGURE_TEXT_PX) {
           defects.push(`figure text at ${px.toFixed(1)} px ("${text.text}", ${text.points} pt), below ${MIN_FIGURE_TEXT_PX} px: ${image.getAttribute("src")}`);
         }
       }
+    }
+  }
+
+  // A value a caption computes is text of the caption, not a box.
+  for (const value of article.querySelectorAll("figcaption .output")) {
+    const style = getComputedStyle(value);
+    const filled = !/^(transparent|rgba\(.*, 0\))$/.test(style.backgroundColor);
+    if (visible(value) && (filled || parseFloat(style.borderTopWidth) > 0)) {
+      defects.push(`caption value drawn as a box (${style.backgroundColor}, border ${style.borderTopWidth}): ${where(value)}`);
     }
   }
 

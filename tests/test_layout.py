@@ -4,13 +4,17 @@ For each page in the table of contents, a headless Chromium opens the built site
 (a phone) and 1280 px (a laptop), in the light and the dark theme, and in print preview, and
 ``page_layout.js`` lists what a reader would stumble over: a page wider than the screen, a
 code or output block that must be scrolled sideways (a table may scroll if its scrollbar is
-visible), a figure without number, caption or meaningful alt text, explorer text that is cut,
-overlaps or is smaller than 11 px, an explorer that stays light in the dark theme. The
-screenshots are kept in ``_build/layout-screenshots/`` for a reviewer to look at.
+visible), a figure without number, caption or meaningful alt text, a figure whose smallest text
+is below 9 CSS px as the page scales it (read from the size the image file records), a value in
+a caption drawn as a box, explorer text that is cut, overlaps or is smaller than 11 px, an
+explorer that stays light in the dark theme; in the dark theme, a figure that shows as a bright
+slab (its mean luminance, as the screen shows it, nearer a white page's than the page's own).
+The screenshots are kept in ``_build/layout-screenshots/`` for a reviewer to look at.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,7 +83,9 @@ def open_page(page: Page, url: str) -> None:
     if page.locator('script[type="application/vnd.jupyter.widget-state+json"]').count():
         page.wait_for_selector(".lx-explorer svg text", timeout=30_000)
     page.evaluate("async () => { await document.fonts.ready;"
-                  " if (window.MathJax && MathJax.startup) await MathJax.startup.promise; }")
+                  " if (window.MathJax && MathJax.startup) await MathJax.startup.promise;"
+                  " await Promise.all([...document.images].map((img) => {"
+                  "   img.loading = 'eager'; return img.decode().catch(() => null); })); }")  # lazy ones too
     page.wait_for_timeout(300)
 
 
@@ -88,21 +94,19 @@ def mean_luminance(pixels: np.ndarray) -> float:
     return float(((pixels[..., :3].astype(float) / 255) @ [0.2126, 0.7152, 0.0722]).mean()) if pixels.size else 0.0
 
 
-def bright_figures(page: Page, screenshot: Path) -> list[str]:
-    """The figures that a dark page shows as bright slabs: as the screenshot shows them (the
-    image and what shows through it), their mean luminance is nearer a white page's than the
-    dark page's own."""
+def bright_figures(page: Page) -> list[str]:
+    """The figures that a dark page shows as bright slabs: as the screen shows them (the image
+    and what shows through it), their mean luminance is nearer a white page's than the dark
+    page's own."""
     background = Image.new("RGB", (1, 1), page.evaluate("getComputedStyle(document.body).backgroundColor"))
     threshold = (1 + mean_luminance(np.asarray(background))) / 2
-    boxes = page.evaluate("""() => [...document.querySelectorAll("article img")]
-        .filter((img) => img.getBoundingClientRect().width > 0)
-        .map((img) => { const b = img.getBoundingClientRect();
-          return [img.getAttribute("src"), b.left + scrollX, b.top + scrollY, b.right + scrollX, b.bottom + scrollY]; })""")
-    shot = np.asarray(Image.open(screenshot).convert("RGB"))
     found = []
-    for src, left, top, right, bottom in boxes:
-        luminance = mean_luminance(shot[round(top):round(bottom), round(left):round(right)])
+    for image in page.query_selector_all("article img"):
+        if not image.is_visible():
+            continue
+        luminance = mean_luminance(np.asarray(Image.open(io.BytesIO(image.screenshot())).convert("RGB")))
         if luminance > threshold:
+            src = image.get_attribute("src")
             found.append(f"figure bright in the dark theme (mean luminance {luminance:.2f}, a white page is 1): {src}")
     return found
 
@@ -111,10 +115,9 @@ def check_and_shoot(page: Page, name: str) -> list[str]:
     """Check the page as the reader's window shows it, then keep a full-page screenshot (in the
     dark theme, its figures are checked on it)."""
     defects = [f"{name}: {defect}" for defect in page.evaluate(CHECKS)]
-    screenshot = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(screenshot), full_page=True)
     if page.evaluate("document.documentElement.dataset.theme") == "dark":
-        defects += [f"{name}: {defect}" for defect in bright_figures(page, screenshot)]
+        defects += [f"{name}: {defect}" for defect in bright_figures(page)]
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     return defects
 
 
