@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from docutils import nodes
+from docutils import nodes  # type: ignore[import-untyped]  # no stubs in the locked environment
 from myst_nb.core.render import MimeData, NbElementRenderer
 from myst_nb.sphinx_ import SelectMimeType
 from sphinx.application import Sphinx
@@ -67,6 +67,6 @@ class PairThemedFigures(SphinxPostTransform):
 
 
 def setup(app: Sphinx) -> dict[str, bool]:
-    NbElementRenderer.render_mime_type = render_mime_type  # type: ignore[method-assign]
+    NbElementRenderer.render_mime_type = render_mime_type
     app.add_post_transform(PairThemedFigures)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

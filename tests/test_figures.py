@@ -16,10 +16,11 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.pylabtools import select_figure_formats
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib_inline.config import InlineBackend
-from PIL import Image
+from PIL.PngImagePlugin import PngImageFile
 
 from lossacc.figures import (
     DARK_BACKGROUND,
@@ -78,8 +79,9 @@ def test_cut_axis_refuses_curves_of_the_wrong_length(ax: Axes) -> None:
 
 def rendered(fig: Figure) -> np.ndarray:
     """The figure as Agg draws it, RGBA floats in [0, 1]."""
-    fig.canvas.draw()
-    return np.asarray(fig.canvas.buffer_rgba(), dtype=float) / 255
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba()).astype(float) / 255
 
 
 def on_page(rgba: np.ndarray, page: str) -> np.ndarray:
@@ -141,11 +143,19 @@ def test_dark_theme_never_touches_a_photo_and_darkens_a_white_middled_colour_map
     plt.close(fig)
 
 
+def shown(fig: Figure) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
+    """The MIME bundle and metadata the chapters display for ``fig``."""
+    display = themed_figure(fig)
+    assert display is not None
+    return display
+
+
 def test_a_line_plot_shows_as_two_svgs_that_record_their_smallest_text(line_plot: Figure) -> None:
-    bundle, metadata = themed_figure(line_plot)
+    bundle, _ = shown(line_plot)
     assert set(bundle) == {"image/svg+xml", DARK_FIGURE_MIME["image/svg+xml"]}
     for svg in bundle.values():
         description = ElementTree.fromstring(svg).find(".//{http://purl.org/dc/elements/1.1/}description")
+        assert description is not None and description.text is not None
         assert json.loads(description.text) == {"text": "tiny", "points": 6.0, "pixelsPerInch": 96}
     assert bundle["image/svg+xml"] != bundle[DARK_FIGURE_MIME["image/svg+xml"]]
 
@@ -153,13 +163,13 @@ def test_a_line_plot_shows_as_two_svgs_that_record_their_smallest_text(line_plot
 def test_a_figure_with_images_shows_as_png_at_twice_its_pixels() -> None:
     fig, ax = plt.subplots(figsize=(3, 3), dpi=100)
     ax.imshow(np.random.default_rng(1).random((8, 8, 3)))
-    bundle, metadata = themed_figure(fig)
+    bundle, metadata = shown(fig)
     plt.close(fig)
-    light = Image.open(io.BytesIO(base64.b64decode(bundle["image/png"])))
+    light = PngImageFile(io.BytesIO(base64.b64decode(bundle["image/png"])))
     assert light.width == 2 * metadata["image/png"]["width"]  # shown at half its pixels
     assert json.loads(light.text[TEXT_SIZE_KEY])["pixelsPerInch"] == 200
     assert 2.5 * 200 < light.width <= 3.2 * 200  # the tight bounding box of a 3-inch figure
-    dark = Image.open(io.BytesIO(base64.b64decode(bundle[DARK_FIGURE_MIME["image/png"]])))
+    dark = PngImageFile(io.BytesIO(base64.b64decode(bundle[DARK_FIGURE_MIME["image/png"]])))
     assert dark.size == light.size
 
 
@@ -179,6 +189,7 @@ def test_a_kernel_that_imports_the_notebook_helpers_shows_figures_in_both_themes
         use_themed_figures()
         select_figure_formats(shell, {"png"})  # as the inline backend does when pyplot is imported first
         select_figure_formats(shell, InlineBackend.instance().figure_formats)  # and after: what it then selects
+        assert shell.display_formatter is not None
         data, _ = shell.display_formatter.format(line_plot)
         assert {"image/svg+xml", DARK_FIGURE_MIME["image/svg+xml"]} <= set(data) and "image/png" not in data
     finally:

@@ -168,8 +168,8 @@ def dark_theme(fig: Figure) -> Iterator[None]:
         if artist is fig.patch:
             continue
         if isinstance(artist, AxesImage):
-            name = artist.get_cmap().name
-            if artist.get_array() is not None and np.ndim(artist.get_array()) == 2 and name in DARK_COLORMAPS:
+            name, values = artist.get_cmap().name, artist.get_array()
+            if values is not None and values.ndim == 2 and name in DARK_COLORMAPS:
                 undo.append((artist.set_cmap, name))
                 artist.set_cmap(DARK_COLORMAPS[name])
         elif isinstance(artist, Line2D):
