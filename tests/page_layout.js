@@ -1,6 +1,6 @@
 // page_layout.js: evaluated in a book page by tests/test_layout.py; returns the layout defects it finds.
 // Each defect is one line a reader would recognise: what is wrong, and where.
-() => {
+async () => {
   const defects = [];
   const article = document.querySelector("article") || document.body;
   const where = (node) => {
@@ -52,19 +52,72 @@
     }
   }
 
-  // 3. Every figure has a number, a caption and alt text that says what it shows.
+  // 3. Every figure has a number, a caption and alt text that says what it shows, and text a
+  // phone can show. The smallest text of a figure is read from the image file: a figure drawn by
+  // matplotlib records it, with the file's width in points, as PNG text or SVG metadata (the
+  // chapters' figure display, lossacc.figures); an SVG with <text> elements is measured as is.
+  const MIN_FIGURE_TEXT_PX = 9;
+  const smallestText = async (image) => {
+    const response = await fetch(image.currentSrc || image.src);
+    if (/\.svg$/i.test(new URL(response.url).pathname)) {
+      const svg = new DOMParser().parseFromString(await response.text(), "image/svg+xml").documentElement;
+      const recorded = svg.querySelector("metadata description");
+      if (recorded && recorded.textContent.trim().startsWith("{")) return JSON.parse(recorded.textContent);
+      const viewBox = (svg.getAttribute("viewBox") || "").split(/[\s,]+/).map(Number);
+      const sized = [...svg.querySelectorAll("text")].filter((t) => t.textContent.trim())
+        .map((t) => ({ text: t.textContent.trim(), points: parseFloat(t.getAttribute("font-size") || t.closest("[font-size]")?.getAttribute("font-size")) }))
+        .filter((t) => t.points > 0).sort((a, b) => a.points - b.points);
+      return sized.length && viewBox.length === 4 ? { ...sized[0], widthPoints: viewBox[2] } : null;
+    }
+    // PNG: the tEXt chunk "lossacc-figure" holds {"text", "points", "pixelsPerInch"}.
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const view = new DataView(bytes.buffer);
+    const latin1 = (part) => String.fromCharCode(...part);
+    for (let at = 8; at + 8 <= bytes.length;) {
+      const length = view.getUint32(at);
+      const type = latin1(bytes.subarray(at + 4, at + 8));
+      if (type === "tEXt") {
+        const data = bytes.subarray(at + 8, at + 8 + length);
+        const zero = data.indexOf(0);
+        if (latin1(data.subarray(0, zero)) === "lossacc-figure") return JSON.parse(latin1(data.subarray(zero + 1)));
+      }
+      if (type === "IEND") break;
+      at += 12 + length;
+    }
+    return null;
+  };
   for (const image of article.querySelectorAll("img")) {
     const figure = image.closest("figure");
     const caption = figure && figure.querySelector("figcaption");
     const alt = (image.getAttribute("alt") || "").trim();
     if (!caption || !caption.innerText.trim()) defects.push(`figure without a caption: ${image.getAttribute("src")}`);
     else if (!caption.querySelector(".caption-number")) defects.push(`figure without a number: ${where(caption)}`);
-    // A figure shrunk to less than 60% of its drawn size has text too small to read.
-    if (visible(image) && image.naturalWidth && image.getBoundingClientRect().width < 0.6 * image.naturalWidth) {
-      defects.push(`figure shrunk to ${Math.round(100 * image.getBoundingClientRect().width / image.naturalWidth)}% of its size, its text unreadable: ${image.getAttribute("src")}`);
-    }
     if (alt.split(/\s+/).length < 5 || /[0-9a-f]{12,}|\.(png|jpe?g|svg)$/i.test(alt)) {
       defects.push(`figure alt text does not say what it shows ("${alt.slice(0, 60)}"): ${image.getAttribute("src")}`);
+    }
+    // Its smallest text, scaled to the width the figure is drawn at, is at least 9 CSS px.
+    if (visible(image) && !image.naturalWidth) defects.push(`figure did not load: ${image.getAttribute("src")}`);
+    else if (visible(image)) {
+      const text = await smallestText(image);
+      if (!text) defects.push(`figure does not record its text size, so that it can be checked on a phone: ${image.getAttribute("src")}`);
+      else {
+        // The file's width in points: an SVG's viewBox, or the image's pixels at its pixels per inch.
+        const widthPoints = text.widthPoints ?? image.naturalWidth * 72 / text.pixelsPerInch;
+        const px = text.points * image.getBoundingClientRect().width / widthPoints;
+        if (!(px > 0)) defects.push(`figure text size unreadable from its file: ${image.getAttribute("src")}`);
+        if (px < MIN_FIGURE_TEXT_PX) {
+          defects.push(`figure text at ${px.toFixed(1)} px ("${text.text}", ${text.points} pt), below ${MIN_FIGURE_TEXT_PX} px: ${image.getAttribute("src")}`);
+        }
+      }
+    }
+  }
+
+  // A value a caption computes is text of the caption, not a box.
+  for (const value of article.querySelectorAll("figcaption .output")) {
+    const style = getComputedStyle(value);
+    const filled = !/^(transparent|rgba\(.*, 0\))$/.test(style.backgroundColor);
+    if (visible(value) && (filled || parseFloat(style.borderTopWidth) > 0)) {
+      defects.push(`caption value drawn as a box (${style.backgroundColor}, border ${style.borderTopWidth}): ${where(value)}`);
     }
   }
 

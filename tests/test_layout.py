@@ -4,20 +4,26 @@ For each page in the table of contents, a headless Chromium opens the built site
 (a phone) and 1280 px (a laptop), in the light and the dark theme, and in print preview, and
 ``page_layout.js`` lists what a reader would stumble over: a page wider than the screen, a
 code or output block that must be scrolled sideways (a table may scroll if its scrollbar is
-visible), a figure without number, caption or meaningful alt text, explorer text that is cut,
-overlaps or is smaller than 11 px, an explorer that stays light in the dark theme. The
-screenshots are kept in ``_build/layout-screenshots/`` for a reviewer to look at.
+visible), a figure without number, caption or meaningful alt text, a figure whose smallest text
+is below 9 CSS px as the page scales it (read from the size the image file records), a value in
+a caption drawn as a box, explorer text that is cut, overlaps or is smaller than 11 px, an
+explorer that stays light in the dark theme; in the dark theme, a figure that shows as a bright
+slab (its mean luminance, as the screen shows it, nearer a white page's than the page's own).
+The screenshots are kept in ``_build/layout-screenshots/`` for a reviewer to look at.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pytest
 import yaml
+from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from conftest import ROOT
@@ -77,13 +83,40 @@ def open_page(page: Page, url: str) -> None:
     if page.locator('script[type="application/vnd.jupyter.widget-state+json"]').count():
         page.wait_for_selector(".lx-explorer svg text", timeout=30_000)
     page.evaluate("async () => { await document.fonts.ready;"
-                  " if (window.MathJax && MathJax.startup) await MathJax.startup.promise; }")
+                  " if (window.MathJax && MathJax.startup) await MathJax.startup.promise;"
+                  " await Promise.all([...document.images].map((img) => {"
+                  "   img.loading = 'eager'; return img.decode().catch(() => null); })); }")  # lazy ones too
     page.wait_for_timeout(300)
 
 
+def mean_luminance(pixels: np.ndarray) -> float:
+    """Mean luma (Rec. 709 weights on the sRGB values, 0 black to 1 white) of RGB pixels."""
+    return float(((pixels[..., :3].astype(float) / 255) @ [0.2126, 0.7152, 0.0722]).mean()) if pixels.size else 0.0
+
+
+def bright_figures(page: Page) -> list[str]:
+    """The figures that a dark page shows as bright slabs: as the screen shows them (the image
+    and what shows through it), their mean luminance is nearer a white page's than the dark
+    page's own."""
+    background = Image.new("RGB", (1, 1), page.evaluate("getComputedStyle(document.body).backgroundColor"))
+    threshold = (1 + mean_luminance(np.asarray(background))) / 2
+    found = []
+    for image in page.query_selector_all("article img"):
+        if not image.is_visible():
+            continue
+        luminance = mean_luminance(np.asarray(Image.open(io.BytesIO(image.screenshot())).convert("RGB")))
+        if luminance > threshold:
+            src = image.get_attribute("src")
+            found.append(f"figure bright in the dark theme (mean luminance {luminance:.2f}, a white page is 1): {src}")
+    return found
+
+
 def check_and_shoot(page: Page, name: str) -> list[str]:
-    """Check the page as the reader's window shows it, then keep a full-page screenshot."""
+    """Check the page as the reader's window shows it, then keep a full-page screenshot (in the
+    dark theme, its figures are checked on it)."""
     defects = [f"{name}: {defect}" for defect in page.evaluate(CHECKS)]
+    if page.evaluate("document.documentElement.dataset.theme") == "dark":
+        defects += [f"{name}: {defect}" for defect in bright_figures(page)]
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     return defects
 

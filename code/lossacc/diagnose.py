@@ -618,7 +618,7 @@ def reliability_svg(bins: ReliabilityBins, title: str) -> str:
         x0, x1 = x(bins.edges[i]), x(bins.edges[i + 1])
         middle = (x0 + x1) / 2
         parts.append(
-            f'<text transform="translate({middle + 3.5:.1f},{top - 4}) rotate(-90)" font-family="sans-serif" font-size="9" '
+            f'<text transform="translate({middle + 3.5:.1f},{top - 4}) rotate(-90)" {font} '
             f'fill="{INK}">{int(bins.count[i])}</text>'
         )
         if bins.count[i] == 0:

@@ -10,6 +10,10 @@ sentence defined with ``prose_markdown`` is rendered as Markdown.
 ``prose(...)`` returns :class:`ProseText`, whose plain-text display is the text itself: a
 ``str`` would display as its repr, in quotes and with escapes. Numbers are kept as plain
 Python floats: NumPy 2 scalars display as ``np.float64(0.5)``.
+
+Imported in a Jupyter kernel, this module also sets up how the notebook shows matplotlib
+figures (:func:`use_themed_figures`): a light and a dark rendering of each, for the site's two
+themes, sharp on high-density screens.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from IPython import get_ipython
 from IPython.display import Markdown
 
 # Where a notebook's namespace records the names that prose_numbers/prose_words defined.
@@ -99,3 +104,30 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> M
     """A Markdown table with one row per sequence of cells."""
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     return Markdown("\n".join(lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows]))
+
+
+def _themed_figure(fig: Any) -> Any:
+    from lossacc.figures import themed_figure  # matplotlib is imported once a figure is shown
+
+    return themed_figure(fig)
+
+
+def use_themed_figures() -> None:
+    """Show each matplotlib figure of this IPython session with :func:`lossacc.figures.themed_figure`:
+    light and dark renderings (SVG, or PNG at twice the pixels for figures with images).
+
+    The inline backend's own PNG is switched off (its ``figure_formats`` emptied; this holds
+    whether pyplot is imported before or after), so that it does not take the place of the
+    light rendering. Outside IPython this does nothing.
+    """
+    shell = get_ipython()
+    if shell is None:
+        return
+    from matplotlib_inline.config import InlineBackend  # imports nothing from matplotlib
+
+    InlineBackend.instance(parent=shell).figure_formats = set()
+    shell.display_formatter.mimebundle_formatter.for_type_by_name("matplotlib.figure", "Figure", _themed_figure)
+
+
+if "ipykernel" in sys.modules:  # a notebook's kernel: its figures follow the site's theme
+    use_themed_figures()
