@@ -4,6 +4,7 @@ The notebooks are executed once per test run, by the book build (``book_build`` 
 these tests read what that build executed.
 """
 
+import statistics
 from pathlib import Path
 
 import nbformat
@@ -45,3 +46,37 @@ def test_cells_hidden_on_the_site_are_collapsed_in_jupyterlab() -> None:
         open_cells = [i for i, cell in enumerate(nb.cells)
                       if "remove-cell" in cell.metadata.get("tags", []) and not cell.metadata.get("jupyter", {}).get("source_hidden")]
         assert not open_cells, f"{notebook.name}: cells {open_cells} are removed on the site but open in JupyterLab"
+
+
+# Visible cells are what a student would type: short, doing the teaching. Plumbing (table
+# building, formatting, figure styling) lives in the library or in hidden cells. A cell whose
+# long code is itself the lesson carries the tag `lesson-code` and may be longer.
+VISIBLE_CELL_MEDIAN = 6
+VISIBLE_CELL_MAX = 12
+LESSON_TAG = "lesson-code"
+
+
+def visible_code_cells(notebook: Path) -> list[tuple[int, nbformat.NotebookNode]]:
+    """(index, cell) of the code cells whose code a reader sees: on the site (`hide-input`
+    cells open on a click) and in JupyterLab."""
+    nb = nbformat.read(notebook, as_version=4)
+    return [(i, cell) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+            and not {"remove-cell", "remove-input"} & set(cell.metadata.get("tags", []))]
+
+
+def code_lines(cell: nbformat.NotebookNode) -> int:
+    return len(cell.source.strip("\n").splitlines())
+
+
+@pytest.mark.parametrize("notebook", toc_notebooks(), ids=lambda path: path.stem)
+def test_visible_cells_are_short(notebook: Path) -> None:
+    long_cells = [f"cell {i}: {code_lines(cell)} lines" for i, cell in visible_code_cells(notebook)
+                  if code_lines(cell) > VISIBLE_CELL_MAX and LESSON_TAG not in cell.metadata.get("tags", [])]
+    assert not long_cells, (
+        f"{notebook.name}: visible cells over {VISIBLE_CELL_MAX} lines; move the plumbing to the library or a hidden cell: {long_cells}"
+    )
+
+
+def test_visible_cells_are_short_on_the_whole() -> None:
+    lengths = [code_lines(cell) for notebook in toc_notebooks() for _, cell in visible_code_cells(notebook)]
+    assert statistics.median(lengths) <= VISIBLE_CELL_MEDIAN, f"median visible cell: {statistics.median(lengths)} lines"
