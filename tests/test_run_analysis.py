@@ -25,6 +25,7 @@ from lossacc.run_analysis import (
     checkpoint_choices,
     describe_run,
     drop_effects,
+    drop_table,
     epoch_histograms,
     epoch_readouts,
     example_changes,
@@ -36,6 +37,7 @@ from lossacc.run_analysis import (
     lr_phases,
     probability_bin,
     record_loss_change,
+    regime_table,
     runs_of,
     scaling_effect,
     smooth_within_phases,
@@ -449,3 +451,19 @@ def test_averaging_tests_average_probabilities_over_the_epochs_before_each_drop(
     assert averaged_loss(record, 5, 5) == pytest.approx(record.val_loss[4].astype(np.float64).mean(), rel=1e-12)
     with pytest.raises(ValueError, match="not within"):
         averaged_loss(record, 7, 9)
+
+
+def test_drop_and_regime_tables_show_the_effects() -> None:
+    record = make_record(epochs=8, milestones=(3, 6))
+    effects = drop_effects(record, baseline=3)
+    frame = drop_table(effects)
+    assert frame.columns.tolist() == ["drop after epoch 3", "drop after epoch 6"]
+    first = frame["drop after epoch 3"]
+    assert first["learning rate"] == "0.1 → 0.02"
+    assert [first["became right"], first["became wrong"]] == [effects[0].became_right, effects[0].became_wrong]
+    assert first["net"] == first["became right"] - first["became wrong"]
+    assert first["usual epoch: net"] == pytest.approx(effects[0].usual_count[0] - effects[0].usual_count[1])
+    assert first["mean val. loss after"] == pytest.approx(record.val_loss[3].mean())
+    regimes = find_record_regimes(record.history, window=1, min_epochs=1)
+    rows = regime_table(regimes)
+    assert list(rows.itertuples(index=False, name=None)) == [(r.kind, r.first, r.last) for r in regimes]

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from lossacc.cifar.record import SUMMARY_FILE, CifarRecord, History, RecordError
@@ -755,3 +757,33 @@ def example_changes(record: CifarRecord, group: str, epoch_from: int, epoch_to: 
             )
         )
     return rows
+
+
+# Tables for the chapters: each returns a pandas DataFrame (lossacc.notebook.table shows it).
+
+
+def regime_table(regimes: Sequence[Regime]) -> pd.DataFrame:
+    """One row per regime: what it is and its first and last epoch."""
+    return pd.DataFrame(
+        {"regime": [r.kind for r in regimes], "from epoch": [r.first for r in regimes], "to epoch": [r.last for r in regimes]}
+    )
+
+
+def drop_table(effects: Sequence[DropEffect]) -> pd.DataFrame:
+    """One column per learning-rate drop: the images that became right and wrong across it, the
+    same counts averaged over the usual epochs before it, and the mean validation loss across it."""
+    columns = {}
+    for e in effects:
+        usual_right, usual_wrong = (float(count) for count in e.usual_count[:2])
+        columns[f"drop after epoch {e.drop - 1}"] = {
+            "learning rate": f"{e.lr_before:g} → {e.lr_after:g}",
+            "became right": e.became_right,
+            "became wrong": e.became_wrong,
+            "net": e.became_right - e.became_wrong,
+            "usual epoch: became right": usual_right,
+            "usual epoch: became wrong": usual_wrong,
+            "usual epoch: net": usual_right - usual_wrong,
+            "mean val. loss before": e.change.mean_loss_from,
+            "mean val. loss after": e.change.mean_loss_to,
+        }
+    return pd.DataFrame(columns, dtype=object)
