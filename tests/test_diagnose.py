@@ -270,7 +270,8 @@ def test_report_frames_are_the_reports_numbers(tmp_path: Path, capsys: pytest.Ca
     for column, d in zip(metrics.columns, (a, b)):
         assert metrics[column].tolist() == [value for _, value in metric_rows(d)]
     assert metrics.loc["accuracy: 95% interval (Wilson)", b.source] in out
-    assert groups["examples"].sum() == len(LABELS)
-    assert sum(float(c) for c in groups["contribution"]) == pytest.approx(b.mean_loss - a.mean_loss, abs=6e-4)
+    assert groups.loc["all", "images"] == groups["images"].drop("all").sum() == len(LABELS)
+    assert groups["contribution"].drop("all").sum() == pytest.approx(b.mean_loss - a.mean_loss, abs=1e-12)
+    assert groups.loc["all", "contribution"] == pytest.approx(b.mean_loss - a.mean_loss, abs=1e-12)
     assert f"{a.mean_loss:.4f} → {b.mean_loss:.4f}" in change_caption
     assert len(report_frames([a])) == 1

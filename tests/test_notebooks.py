@@ -65,7 +65,8 @@ def visible_code_cells(notebook: Path) -> list[tuple[int, nbformat.NotebookNode]
 
 
 def code_lines(cell: nbformat.NotebookNode) -> int:
-    return len(cell.source.strip("\n").splitlines())
+    """Lines of code a student would type (blank lines left out)."""
+    return sum(1 for line in cell.source.splitlines() if line.strip())
 
 
 @pytest.mark.parametrize("notebook", toc_notebooks(), ids=lambda path: path.stem)

@@ -23,6 +23,8 @@ from lossacc.run_analysis import (
     averaging_tests,
     book_record,
     checkpoint_choices,
+    choice_at,
+    choice_table,
     describe_run,
     drop_effects,
     drop_table,
@@ -33,6 +35,7 @@ from lossacc.run_analysis import (
     find_regimes,
     half_split_choices,
     loss_change_by_group,
+    loss_change_table,
     lr_drops,
     lr_phases,
     probability_bin,
@@ -467,3 +470,24 @@ def test_drop_and_regime_tables_show_the_effects() -> None:
     regimes = find_record_regimes(record.history, window=1, min_epochs=1)
     rows = regime_table(regimes)
     assert list(rows.itertuples(index=False, name=None)) == [(r.kind, r.first, r.last) for r in regimes]
+
+
+def test_choice_and_loss_change_tables() -> None:
+    record = make_record(epochs=10)
+    history = record.history
+    choices = [*checkpoint_choices(history), choice_at(history, "epoch 2", 2)]
+    frame = choice_table(choices)
+    assert frame.columns.tolist()[-1] == "epoch 2" and frame.loc["epoch", "epoch 2"] == 2
+    assert frame.loc["val. loss", "epoch 2"] == history.val_loss[1]
+    assert frame.loc["loss given up", "epoch 2"] == pytest.approx(history.val_loss[1] - history.val_loss.min())
+    assert frame.loc["accuracy given up", "highest validation accuracy"] == 0
+    change = record_loss_change(record, 3, 4)
+    groups = loss_change_table(change)
+    assert groups.index.tolist() == [*LOSS_CHANGE_GROUPS, "all"]
+    assert groups.loc["all", "images"] == groups["images"].drop("all").sum() == len(change.group)
+    assert groups["contribution"].drop("all").sum() == pytest.approx(groups.loc["all", "contribution"], abs=1e-12)
+    # A group's contribution is its mean change times its share of the images.
+    filled = groups.drop("all")[groups.drop("all")["images"] > 0]
+    np.testing.assert_allclose(
+        (filled["mean Δℓ"] * filled["images"] / len(change.group)).astype(float), filled["contribution"].astype(float), rtol=1e-9
+    )

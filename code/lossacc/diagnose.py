@@ -53,7 +53,7 @@ from lossacc.calibration import (
 )
 from lossacc.metrics import FloatArray, log_softmax, top_k_accuracy
 from lossacc.per_class import class_rise, per_class_curves
-from lossacc.run_analysis import LOSS_CHANGE_GROUPS, LossChange, loss_change_by_group
+from lossacc.run_analysis import LOSS_CHANGE_GROUPS, LossChange, loss_change_by_group, loss_change_table
 from lossacc.significance import accuracy_interval, compare_paired, mean_interval
 
 PROGRAM = "lossacc diagnose"
@@ -697,10 +697,7 @@ def report_frames(diagnoses: Sequence[Diagnosis]) -> list[tuple[str, pd.DataFram
     if len(diagnoses) == 2:
         a, b = diagnoses
         change = loss_change_by_group(a.per_example_loss, b.per_example_loss, a.correct, b.correct)
-        groups = pd.DataFrame(
-            {"examples": change.count.astype(int), "contribution": [f"{c:+.4f}" for c in change.contribution]},
-            index=pd.Index(LOSS_CHANGE_GROUPS, name="group"),
-        )
+        groups = loss_change_table(change)
         caption = f"Where the change of the mean loss came from ({change.mean_loss_from:.4f} → {change.mean_loss_to:.4f})"
         frames.append((caption, groups))
     return frames

@@ -10,6 +10,7 @@ scroll cue.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 
@@ -27,7 +28,7 @@ def table(
 
     ``formats`` is a format spec for every fractional number (``".3f"``) or one per column
     (``{"p": ".2f", "loss": ".3f"}``; other columns show as they are); whole numbers and
-    text are shown as they are.
+    text are shown as they are, and a missing value (None, NaN) as an empty cell.
     The caption says what the table holds; the index is shown only if ``index``.
     """
     frame = pd.DataFrame(frame)
@@ -37,9 +38,14 @@ def table(
         raise KeyError(f"formats for columns the table lacks: {sorted(map(str, unknown))}")
 
     def formatter(spec: str) -> Callable[[object], str]:
-        return lambda value: (
-            format(value, spec) if spec and isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) else str(value)
-        )
+        def shown(value: object) -> str:
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                return ""  # nothing to show: an empty group, a value that does not apply
+            if spec and isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+                return format(value, spec)
+            return str(value)
+
+        return shown
 
     styler = frame.style.format({column: formatter(spec) for column, spec in specs.items()})
     styler = styler.set_table_attributes('class="dataframe lx-table"')
