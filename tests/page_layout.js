@@ -23,14 +23,14 @@
   }
 
   // 2. No block needs sideways scrolling, except a table that says so: its scrollbar takes
-  // visible room and a scroll cue (book.css's shadow at the hidden edge) marks the cut side.
+  // visible room and a scroll cue (book.css fades the side where columns hide) marks the cut.
   const blocks = article.querySelectorAll("pre, div.highlight, div.cell_output, div.output, table, .pst-scrollable-table-container, mjx-container[display=true], div.math, figure");
   for (const node of blocks) {
     if (!visible(node) || getComputedStyle(node).display.startsWith("inline")) continue;
     if (node.scrollWidth <= node.clientWidth + 1) continue;
     const scrolls = ["auto", "scroll"].includes(getComputedStyle(node).overflowX);
     const tableWithScrollbar = scrolls && node.querySelector("table") && node.offsetHeight - node.clientHeight > 4;
-    const cue = getComputedStyle(node).backgroundImage.includes("gradient");
+    const cue = (getComputedStyle(node).maskImage || getComputedStyle(node).webkitMaskImage || "").includes("gradient");
     if (!tableWithScrollbar) {
       defects.push(`needs sideways scrolling (${node.scrollWidth} px in ${node.clientWidth} px): ${where(node)}`);
     } else if (!cue) {

@@ -98,8 +98,10 @@ def test_table_rounds_fractions_keeps_whole_numbers_and_text() -> None:
 
 
 def test_table_formats_each_column_and_can_show_the_index() -> None:
-    frame = pd.DataFrame({"p": [0.5], "change": [-0.02197]}, index=["A"])
+    frame = pd.DataFrame({"p": [0.5], "change": [-0.02197]}, index=pd.Index(["A"], name="image"))
     shown = table(frame, {"p": ".2f", "change": "+.4f"}, index=True).to_html()
-    assert re.findall(r"<td[^>]*>([^<]*)</td>", shown) == ["0.50", "-0.0220"] and ">A</th>" in shown
+    # The row labels are the first column, under the index's name, in the one header row.
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", shown) == ["A", "0.50", "-0.0220"]
+    assert re.findall(r"<th[^>]*>([^<]*)</th>", shown) == ["image", "p", "change"]
     with pytest.raises(KeyError, match="lacks"):
         table(frame, {"loss": ".3f"})

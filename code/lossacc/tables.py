@@ -29,9 +29,12 @@ def table(
     ``formats`` is a format spec for every fractional number (``".3f"``) or one per column
     (``{"p": ".2f", "loss": ".3f"}``; other columns show as they are); whole numbers and
     text are shown as they are, and a missing value (None, NaN) as an empty cell.
-    The caption says what the table holds; the index is shown only if ``index``.
+    The caption says what the table holds; the index (the row labels) is shown only if
+    ``index``, as the first column.
     """
     frame = pd.DataFrame(frame)
+    if index:  # the row labels become the first column: one header row, labels left-aligned
+        frame = frame.reset_index(names=frame.index.name or "")
     specs = dict.fromkeys(frame.columns, formats) if isinstance(formats, str) else dict(formats)
     unknown = set(specs) - set(frame.columns)
     if unknown:
@@ -51,4 +54,4 @@ def table(
     styler = styler.set_table_attributes('class="dataframe lx-table"')
     if caption:
         styler = styler.set_caption(caption)
-    return styler if index else styler.hide(axis="index")
+    return styler.hide(axis="index")
