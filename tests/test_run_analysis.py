@@ -47,6 +47,7 @@ from lossacc.run_analysis import (
     train_loss_gap,
     worst_share_of_change,
 )
+from lossacc.tables import table
 
 # --- constructed curves: a step schedule with drops after epochs 10 and 20 ---------------------
 
@@ -464,7 +465,7 @@ def test_drop_and_regime_tables_show_the_effects() -> None:
     first = frame["drop after epoch 3"]
     assert first["learning rate"] == "0.1 → 0.02"
     assert [first["became right"], first["became wrong"]] == [effects[0].became_right, effects[0].became_wrong]
-    assert first["net"] == first["became right"] - first["became wrong"]
+    assert first["net"] == first["became right"] - first["became wrong"] and isinstance(first["net"], int)
     assert first["usual epoch: net"] == pytest.approx(effects[0].usual_count[0] - effects[0].usual_count[1])
     assert first["mean val. loss after"] == pytest.approx(record.val_loss[3].mean())
     regimes = find_record_regimes(record.history, window=1, min_epochs=1)
@@ -478,6 +479,7 @@ def test_choice_and_loss_change_tables() -> None:
     choices = [*checkpoint_choices(history), choice_at(history, "epoch 2", 2)]
     frame = choice_table(choices)
     assert frame.columns.tolist()[-1] == "epoch 2" and frame.loc["epoch", "epoch 2"] == 2
+    assert table(frame, ".4f").data.loc["epoch"].map(type).eq(int).all()  # shown as 2, not 2.0000
     assert frame.loc["val. loss", "epoch 2"] == history.val_loss[1]
     assert frame.loc["loss given up", "epoch 2"] == pytest.approx(history.val_loss[1] - history.val_loss.min())
     assert frame.loc["accuracy given up", "highest validation accuracy"] == 0

@@ -790,7 +790,7 @@ def drop_table(effects: Sequence[DropEffect]) -> pd.DataFrame:
             "mean val. loss before": e.change.mean_loss_from,
             "mean val. loss after": e.change.mean_loss_to,
         }
-    return pd.DataFrame(columns, dtype=object)
+    return pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in columns.items()})  # whole numbers stay whole
 
 
 def choice_table(choices: Sequence[CheckpointChoice]) -> pd.DataFrame:
@@ -809,7 +809,7 @@ def choice_table(choices: Sequence[CheckpointChoice]) -> pd.DataFrame:
         }
         for c in choices
     }
-    return pd.DataFrame(columns, dtype=object)
+    return pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in columns.items()})  # whole numbers stay whole
 
 
 def loss_change_table(change: LossChange) -> pd.DataFrame:
