@@ -103,5 +103,6 @@ def test_table_formats_each_column_and_can_show_the_index() -> None:
     # The row labels are the first column, under the index's name, in the one header row.
     assert re.findall(r"<td[^>]*>([^<]*)</td>", shown) == ["A", "0.50", "-0.0220"]
     assert re.findall(r"<th[^>]*>([^<]*)</th>", shown) == ["image", "p", "change"]
+    assert ">val_<wbr>epoch_<wbr>31.npz</th>" in table({"val_epoch_31.npz": [1.0]}).to_html()
     with pytest.raises(KeyError, match="lacks"):
         table(frame, {"loss": ".3f"})

@@ -10,6 +10,7 @@ scroll cue.
 
 from __future__ import annotations
 
+import html
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
@@ -51,6 +52,8 @@ def table(
         return shown
 
     styler = frame.style.format({column: formatter(spec) for column, spec in specs.items()})
+    # A heading joined by underscores (a file name) may break after each one on a narrow screen.
+    styler = styler.format_index(lambda label: html.escape(str(label)).replace("_", "_<wbr>"), axis="columns")
     styler = styler.set_table_attributes('class="dataframe lx-table"')
     if caption:
         styler = styler.set_caption(caption)
