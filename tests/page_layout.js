@@ -22,15 +22,19 @@ async () => {
     defects.push(`page is ${pageWidth} px wide on a ${window.innerWidth} px screen; too wide: ${culprits.join("; ")}`);
   }
 
-  // 2. No block needs sideways scrolling, except a table whose scrollbar takes visible room.
+  // 2. No block needs sideways scrolling, except a table that says so: its scrollbar takes
+  // visible room and a scroll cue (book.css fades the side where columns hide) marks the cut.
   const blocks = article.querySelectorAll("pre, div.highlight, div.cell_output, div.output, table, .pst-scrollable-table-container, mjx-container[display=true], div.math, figure");
   for (const node of blocks) {
     if (!visible(node) || getComputedStyle(node).display.startsWith("inline")) continue;
     if (node.scrollWidth <= node.clientWidth + 1) continue;
     const scrolls = ["auto", "scroll"].includes(getComputedStyle(node).overflowX);
     const tableWithScrollbar = scrolls && node.querySelector("table") && node.offsetHeight - node.clientHeight > 4;
+    const cue = (getComputedStyle(node).maskImage || getComputedStyle(node).webkitMaskImage || "").includes("gradient");
     if (!tableWithScrollbar) {
       defects.push(`needs sideways scrolling (${node.scrollWidth} px in ${node.clientWidth} px): ${where(node)}`);
+    } else if (!cue) {
+      defects.push(`table scrolls sideways without a scroll cue (${node.scrollWidth} px in ${node.clientWidth} px): ${where(node)}`);
     }
   }
   // On a laptop, code lines (at most 88 characters) fit the column without wrapping.
@@ -172,6 +176,31 @@ async () => {
         }
       });
     }
+  }
+
+  // 5. A tabular result is a table, not text printed in aligned columns (which wraps into
+  // nonsense on a phone). Text is tabular when padding (a run of two or more spaces inside a
+  // line, or an indent) lines a word up with the start or end of a word of another line.
+  const tokens = (line) => [...line.matchAll(/\S+/g)].map((m) => ({
+    start: m.index, end: m.index + m[0].length,
+    padded: m.index > 0 && (line.slice(0, m.index).trim() === "" || line.slice(m.index - 2, m.index) === "  "),
+  }));
+  const printedTable = (text) => {
+    const lines = text.split("\n").filter((line) => line.trim()).map(tokens);
+    return lines.some((line, i) => line.some((token) => token.padded && lines.some((other, j) => j !== i
+      && other.some((o) => o.start === token.start || o.end === token.end))));
+  };
+  for (const pre of article.querySelectorAll("div.cell_output pre, div.highlight-text pre, div.highlight-none pre, div.highlight-default pre")) {
+    if (pre.closest("div.cell_input") || !visible(pre)) continue;
+    if (printedTable(pre.textContent)) defects.push(`printed table (text in aligned columns; show a DataFrame): ${where(pre)}`);
+  }
+
+  // 6. On a phone the text keeps a right margin as wide as its left one.
+  const paragraph = article.querySelector("section > p");
+  if (paragraph && window.innerWidth < 600) {
+    const box = paragraph.getBoundingClientRect();
+    const right = document.documentElement.clientWidth - box.right;
+    if (Math.abs(right - box.left) > 2) defects.push(`text margins differ: ${Math.round(box.left)} px left, ${Math.round(right)} px right`);
   }
   return defects;
 }

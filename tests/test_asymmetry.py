@@ -11,10 +11,14 @@ from lossacc.asymmetry import (
     BORDERLINE,
     CONFIDENT_RIGHT,
     CONFIDENTLY_WRONG,
+    GROUP_NAMES,
     GROUP_SIZES,
     break_even_wrong_probability,
+    epoch_table,
     fewest_drifters,
     four_image_scenario,
+    four_image_table,
+    group_table,
     log_odds_loss,
     loss_change,
     loss_slope,
@@ -172,3 +176,26 @@ def test_in_ten_classes_accuracy_follows_the_argmax_and_loss_follows_p_alone() -
     assert losses[0] == pytest.approx(losses[1]) and losses[2] < losses[0]
     by_torch = F.nll_loss(torch.log(torch.tensor(probs)), torch.tensor(labels), reduction="none").numpy()
     np.testing.assert_allclose(losses, by_torch)
+
+
+def test_epoch_and_group_tables_sum_each_groups_own_losses() -> None:
+    population = make_population(2)
+    a, b, g = population.true_log_odds, population.argmax_margin, population.group
+    start = population_readouts(a, b, g, [0.0, 0.0, 0.0])
+    end = population_readouts(a, b, g, [0.3, 0.5, -2.0])
+    epoch = epoch_table(start, end, g).set_index("measure")
+    for group, name in enumerate(GROUP_NAMES):
+        # Independently: -ln p of the group's members, summed.
+        summed = [-np.log(r.true_class_prob[g == group]).sum() for r in (start, end)]
+        np.testing.assert_allclose(epoch.loc[f"summed loss, {name}", ["before", "after"]], summed, rtol=1e-12)
+    assert epoch.loc["accuracy", "after"] == end.accuracy and (epoch["change"] == epoch["after"] - epoch["before"]).all()
+    groups = group_table(start, g).set_index("group")
+    assert groups["examples"].tolist() == [*GROUP_SIZES, sum(GROUP_SIZES)]
+    assert groups.loc["all", "mean loss"] == pytest.approx(np.average(groups["mean loss"][:3], weights=GROUP_SIZES))
+
+
+def test_four_image_table_shows_each_images_move() -> None:
+    frame = four_image_table(four_image_scenario())
+    assert frame["p"].tolist() == ["0.90 → 0.92", "0.90 → 0.92", "0.49 → 0.51", "0.10 → 0.08"]
+    assert frame["right"].tolist() == ["yes → yes", "yes → yes", "no → yes", "no → no"]
+    np.testing.assert_allclose(frame["change"], np.log([0.90 / 0.92, 0.90 / 0.92, 0.49 / 0.51, 0.10 / 0.08]), rtol=1e-12)

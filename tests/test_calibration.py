@@ -14,6 +14,7 @@ from lossacc import calibration
 from lossacc.calibration import (
     NUM_BINS,
     TEMPERATURE_BOUNDS,
+    binning_table,
     brier_score,
     equal_mass_edges,
     expected_calibration_error,
@@ -24,6 +25,7 @@ from lossacc.calibration import (
     reliability_bins_from_confidence,
     scaled_loss,
     scaled_loss_derivatives,
+    scaling_table,
     temperature_readouts,
 )
 from lossacc.metrics import softmax
@@ -246,3 +248,22 @@ def test_equal_mass_bins_and_bin_checks() -> None:
             reliability_bins_from_confidence(bad, np.array([True, False]))
     with pytest.raises(ValueError, match="positive integer"):
         reliability_bins_from_confidence(confidence, np.ones(1500, dtype=bool), num_bins=0)
+
+
+def test_scaling_and_binning_tables() -> None:
+    rng = np.random.default_rng(7)
+    z = rng.normal(0, 1.5, size=(4000, 5))
+    labels = rng.integers(0, 5, size=4000)
+    fit = np.arange(4000) % 2 == 0
+    results = {3: fit_and_judge_temperature(3 * z, labels, fit), 1: fit_and_judge_temperature(z, labels, fit)}
+    frame = scaling_table(results)
+    assert frame.index.tolist() == [3, 1] and frame.index.name == "after epoch"
+    assert frame.loc[3, "fitted T"] == results[3].temperature and frame.loc[1, "ECE after"] == results[1].ece_after
+    probs = softmax(3 * z)
+    binned = binning_table({"raw": probs}, labels, [5, 15])
+    # The 15 equal-width bins are the ECE's default; equal-mass bins are summed here by hand.
+    assert binned.loc[15, "raw, equal width"] == pytest.approx(expected_calibration_error(probs, labels), abs=1e-12)
+    confidence, right = probs.max(axis=1), probs.argmax(axis=1) == labels
+    mass = reliability_bins_from_confidence(confidence, right, edges=equal_mass_edges(confidence, 5))
+    by_hand = np.sum(mass.count / mass.count.sum() * np.abs(mass.accuracy - mass.confidence))
+    assert binned.loc[5, "raw, equal mass"] == pytest.approx(by_hand)

@@ -23,6 +23,8 @@ from lossacc.diagnose import (
     diagnose,
     double_softmax_ceiling,
     load_predictions,
+    metric_rows,
+    report_frames,
 )
 from lossacc.metrics import softmax, top_k_accuracy
 from lossacc.run_analysis import loss_change_by_group
@@ -257,3 +259,19 @@ def test_headline_intervals_and_paired_verdicts(tmp_path: Path, capsys: pytest.C
     ):
         assert shown in out and shown in page
     assert paired.loss.excludes_zero() and "mean loss" in out and out.count("real at the 5% level") >= 1
+
+
+def test_report_frames_are_the_reports_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    later = LOGITS * 2 + RNG.normal(0, 1, size=LOGITS.shape).astype(np.float32)
+    _, out, a, b = diagnose_pair(tmp_path, capsys, later)
+    (metrics_caption, metrics), (change_caption, groups) = report_frames([a, b])
+    assert metrics.columns.tolist() == [a.source, b.source]
+    # Every value of the table is the value the terminal report prints for that checkpoint.
+    for column, d in zip(metrics.columns, (a, b)):
+        assert metrics[column].tolist() == [value for _, value in metric_rows(d)]
+    assert metrics.loc["accuracy: 95% interval (Wilson)", b.source] in out
+    assert groups.loc["all", "images"] == groups["images"].drop("all").sum() == len(LABELS)
+    assert groups["contribution"].drop("all").sum() == pytest.approx(b.mean_loss - a.mean_loss, abs=1e-12)
+    assert groups.loc["all", "contribution"] == pytest.approx(b.mean_loss - a.mean_loss, abs=1e-12)
+    assert f"{a.mean_loss:.4f} → {b.mean_loss:.4f}" in change_caption
+    assert len(report_frames([a])) == 1

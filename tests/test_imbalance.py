@@ -13,16 +13,22 @@ from lossacc.imbalance import (
     ACCURACY_TOLERANCE,
     LOSS_TOLERANCE,
     TABLE,
+    VIEW_ROWS,
     LongTailSample,
     ModelViews,
     SyntheticModel,
     best_confidence,
     fit_table_models,
+    fitted_table,
     imbalance_readouts,
     long_tail_sample,
     make_imbalance_base,
     model_views,
+    per_class_table,
+    picks_table,
     power_law_priors,
+    sweep_table,
+    views_table,
 )
 from lossacc.metrics import accuracy, cross_entropy_from_logits
 
@@ -184,3 +190,34 @@ def test_paired_difference_from_the_discordant_pairs() -> None:
     assert paired_difference(a, a) == (0.0, 0.0)
     with pytest.raises(ValueError):
         paired_difference([True], [False])
+
+
+def test_tables_of_the_chapter_show_the_fit_and_the_views(
+    validation: LongTailSample, models: tuple[SyntheticModel, ...], views: dict[str, ModelViews]
+) -> None:
+    fitted = fitted_table(models, validation)
+    assert fitted.columns.tolist() == [row.name for row in TABLE]
+    for row, model in zip(TABLE, models):
+        logits = model.logits(validation)
+        assert fitted.loc["loss", row.name] == cross_entropy_from_logits(logits, validation.labels)
+        assert fitted.loc["loss (target)", row.name] == row.loss and fitted.loc["confidence κ", row.name] == model.confidence
+    shown = views_table(views)
+    assert shown.loc["ECE (15 bins)", "B"] == views["B"].ece
+    assert shown.loc["accuracy, ranks 500-2999", "C"] == views["C"].range_accuracy[-1]
+    assert len(shown) == len(VIEW_ROWS) + 3
+    picks = picks_table(views)
+    assert picks.loc["accuracy", "picks"] == max(views, key=lambda name: views[name].accuracy)
+    assert picks.loc["loss", "picks"] == min(views, key=lambda name: views[name].loss)
+    assert picks.loc["ECE (15 bins)", "B"] == views["B"].ece
+
+
+def test_sweep_and_per_class_tables_pick_their_rows() -> None:
+    base = make_imbalance_base(num_classes=4, per_class=50, seed=0)
+    priors = power_law_priors(4, 10.0)
+    sweep = [imbalance_readouts(base.base_logits, base.labels, 10.0, bias) for bias in (0.0, 1.0, 3.0)]
+    rows = sweep_table([0.0, 1.0, 3.0], sweep, {"none": 0, "most": 2})
+    assert rows.index.tolist() == ["none", "most"] and rows.loc["most", "bias β"] == 3.0
+    assert rows.loc["most", "predicted as class 0"] == sweep[2].predicted_share[0]
+    per_class = per_class_table(priors, {"none": sweep[0]})
+    np.testing.assert_array_equal(per_class.loc["accuracy, none"], sweep[0].per_class_accuracy)
+    np.testing.assert_allclose(per_class.loc["share of the data"], priors)

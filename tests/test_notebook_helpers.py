@@ -1,10 +1,14 @@
 """The helpers chapters use to show computed values in their prose, and tables."""
 
+import re
+
 import numpy as np
+import pandas as pd
 import pytest
 from IPython.core.formatters import format_display_data
 
 from lossacc.notebook import ProseText, markdown_table, prose, prose_markdown, prose_numbers, prose_words
+from lossacc.tables import table
 
 
 def run_cell(code: str, namespace: dict) -> dict:
@@ -83,3 +87,22 @@ def test_sentences_display_as_markdown_and_as_their_text() -> None:
 def test_markdown_table() -> None:
     table = markdown_table(["metric", "value"], [("loss", 1.5), ("accuracy", 0.5)])
     assert table.data == "| metric | value |\n| --- | --- |\n| loss | 1.5 |\n| accuracy | 0.5 |"
+
+
+def test_table_rounds_fractions_keeps_whole_numbers_and_text() -> None:
+    shown = table({"name": ["a", "b"], "count": [3, 12], "loss": [0.12345, 2.0]}, ".3f", caption="Two rows").to_html()
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", shown)
+    assert cells == ["a", "3", "0.123", "b", "12", "2.000"]
+    assert "<caption>Two rows</caption>" in shown and "<th" in shown and 'class="dataframe lx-table"' in shown
+    assert 'class="row_heading' not in shown  # no index unless asked
+
+
+def test_table_formats_each_column_and_can_show_the_index() -> None:
+    frame = pd.DataFrame({"p": [0.5], "change": [-0.02197]}, index=pd.Index(["A"], name="image"))
+    shown = table(frame, {"p": ".2f", "change": "+.4f"}, index=True).to_html()
+    # The row labels are the first column, under the index's name, in the one header row.
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", shown) == ["A", "0.50", "-0.0220"]
+    assert re.findall(r"<th[^>]*>([^<]*)</th>", shown) == ["image", "p", "change"]
+    assert ">val_<wbr>epoch_<wbr>31.npz</th>" in table({"val_epoch_31.npz": [1.0]}).to_html()
+    with pytest.raises(KeyError, match="lacks"):
+        table(frame, {"loss": ".3f"})

@@ -23,8 +23,11 @@ from lossacc.run_analysis import (
     averaging_tests,
     book_record,
     checkpoint_choices,
+    choice_at,
+    choice_table,
     describe_run,
     drop_effects,
+    drop_table,
     epoch_histograms,
     epoch_readouts,
     example_changes,
@@ -32,16 +35,19 @@ from lossacc.run_analysis import (
     find_regimes,
     half_split_choices,
     loss_change_by_group,
+    loss_change_table,
     lr_drops,
     lr_phases,
     probability_bin,
     record_loss_change,
+    regime_table,
     runs_of,
     scaling_effect,
     smooth_within_phases,
     train_loss_gap,
     worst_share_of_change,
 )
+from lossacc.tables import table
 
 # --- constructed curves: a step schedule with drops after epochs 10 and 20 ---------------------
 
@@ -459,3 +465,41 @@ def test_averaging_tests_average_probabilities_over_the_epochs_before_each_drop(
     assert averaged_loss(record, 5, 5) == pytest.approx(record.val_loss[4].astype(np.float64).mean(), rel=1e-12)
     with pytest.raises(ValueError, match="not within"):
         averaged_loss(record, 7, 9)
+
+
+def test_drop_and_regime_tables_show_the_effects() -> None:
+    record = make_record(epochs=8, milestones=(3, 6))
+    effects = drop_effects(record, baseline=3)
+    frame = drop_table(effects)
+    assert frame.columns.tolist() == ["drop after epoch 3", "drop after epoch 6"]
+    first = frame["drop after epoch 3"]
+    assert first["learning rate"] == "0.1 → 0.02"
+    assert [first["became right"], first["became wrong"]] == [effects[0].became_right, effects[0].became_wrong]
+    assert first["net"] == first["became right"] - first["became wrong"] and isinstance(first["net"], int)
+    assert first["usual epoch: net"] == pytest.approx(effects[0].usual_count[0] - effects[0].usual_count[1])
+    assert first["mean val. loss after"] == pytest.approx(record.val_loss[3].mean())
+    regimes = find_record_regimes(record.history, window=1, min_epochs=1)
+    rows = regime_table(regimes)
+    assert list(rows.itertuples(index=False, name=None)) == [(r.kind, r.first, r.last) for r in regimes]
+
+
+def test_choice_and_loss_change_tables() -> None:
+    record = make_record(epochs=10)
+    history = record.history
+    choices = [*checkpoint_choices(history), choice_at(history, "epoch 2", 2)]
+    frame = choice_table(choices)
+    assert frame.columns.tolist()[-1] == "epoch 2" and frame.loc["epoch", "epoch 2"] == 2
+    assert table(frame, ".4f").data.loc["epoch"].map(type).eq(int).all()  # shown as 2, not 2.0000
+    assert frame.loc["val. loss", "epoch 2"] == history.val_loss[1]
+    assert frame.loc["loss given up", "epoch 2"] == pytest.approx(history.val_loss[1] - history.val_loss.min())
+    assert frame.loc["accuracy given up", "highest validation accuracy"] == 0
+    change = record_loss_change(record, 3, 4)
+    groups = loss_change_table(change)
+    assert groups.index.tolist() == [*LOSS_CHANGE_GROUPS, "all"]
+    assert groups.loc["all", "images"] == groups["images"].drop("all").sum() == len(change.group)
+    assert groups["contribution"].drop("all").sum() == pytest.approx(groups.loc["all", "contribution"], abs=1e-12)
+    # A group's contribution is its mean change times its share of the images.
+    filled = groups.drop("all")[groups.drop("all")["images"] > 0]
+    np.testing.assert_allclose(
+        (filled["mean Δℓ"] * filled["images"] / len(change.group)).astype(float), filled["contribution"].astype(float), rtol=1e-9
+    )

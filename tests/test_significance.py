@@ -14,13 +14,16 @@ from lossacc.significance import (
     Z_ONE_SIDED,
     Z_TWO_SIDED,
     accuracy_interval,
+    compare_epochs,
     compare_paired,
+    comparison_table,
     early_stop,
     epoch_intervals,
     examples_needed,
     mcnemar_exact,
     mean_interval,
     normal_cdf,
+    pairs_table,
     ranking_simulation,
     significance_readouts,
     two_models,
@@ -129,3 +132,21 @@ def test_readouts_agree_with_simulated_validation_sets() -> None:
     r = significance_readouts(models, 0.1, 1000)
     assert r.loss_pvalue == pytest.approx(2 * stats.norm.sf(r.loss_gain / (r.loss_paired_half_width / Z_TWO_SIDED)), rel=1e-9)
     assert stats.norm.cdf(Z_ONE_SIDED) == pytest.approx(0.95, abs=1e-15)
+
+
+def test_epoch_pairs_and_comparison_tables_show_the_paired_verdicts() -> None:
+    rng = np.random.default_rng(3)
+    losses = rng.exponential(0.5, size=(4, 800)) + np.arange(4)[:, None] * 0.02
+    correct = rng.random((4, 800)) < np.array([0.70, 0.72, 0.80, 0.81])[:, None]
+    by_pair = compare_epochs(losses, correct, [4, 1, 3])
+    assert list(by_pair) == [(1, 3), (1, 4), (3, 4)]
+    direct = compare_paired(losses[0], correct[0], losses[3], correct[3])
+    assert by_pair[(1, 4)] == direct
+    rows = pairs_table(by_pair)
+    assert rows.index.tolist() == ["1 → 3", "1 → 4", "3 → 4"] and rows.index.name == "epochs"
+    assert rows.loc["1 → 4", "McNemar p"] == direct.mcnemar.pvalue and rows.loc["1 → 4", "paired t p"] == direct.loss_pvalue
+    low, high = direct.loss.low, direct.loss.high
+    assert rows.loc["1 → 4", "loss change [95%]"] == f"{direct.loss.estimate:+.4f} [{low:+.4f}, {high:+.4f}]"
+    both = comparison_table(direct)
+    assert both.loc["mean loss", "difference"] == direct.loss.estimate
+    assert both.loc["accuracy", "separate 95%"] == f"[{direct.accuracy_unpaired.low:+.4f}, {direct.accuracy_unpaired.high:+.4f}]"

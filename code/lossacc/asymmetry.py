@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 
 from lossacc.metrics import (
@@ -258,3 +259,48 @@ def rival_distribution(true_class_prob: float, rival_prob: float, num_classes: i
     probs = np.full(num_classes, rest / max(num_classes - 2, 1))
     probs[:2] = true_class_prob, rival_prob
     return probs
+
+
+# Tables for the chapter: each returns a pandas DataFrame (lossacc.notebook.table shows it).
+
+
+def four_image_table(scenario: FourImageScenario) -> pd.DataFrame:
+    """One row per image of the four-image scenario: its true-class probability, whether it is
+    right (``p > 1/2``) and its loss, before → after the epoch, and the change of its loss."""
+    p0, p1 = scenario.before.true_class_prob, scenario.after.true_class_prob
+    loss0, loss1 = true_class_loss(p0), true_class_loss(p1)
+    return pd.DataFrame(
+        {
+            "image": FOUR_IMAGE_NAMES,
+            "p": [f"{a:.2f} → {b:.2f}" for a, b in zip(p0, p1)],
+            "right": [f"{'yes' if a > 0.5 else 'no'} → {'yes' if b > 0.5 else 'no'}" for a, b in zip(p0, p1)],
+            "loss": [f"{a:.3f} → {b:.3f}" for a, b in zip(loss0, loss1)],
+            "change": loss1 - loss0,
+        }
+    )
+
+
+def group_table(readouts: PopulationReadouts, group: ArrayLike) -> pd.DataFrame:
+    """Examples, accuracy and mean loss of each group and of the whole set."""
+    counts = np.bincount(np.asarray(group), minlength=len(GROUP_NAMES))
+    return pd.DataFrame(
+        {
+            "group": [*GROUP_NAMES, "all"],
+            "examples": [*counts.tolist(), int(counts.sum())],
+            "accuracy": [*readouts.group_accuracy.tolist(), readouts.accuracy],
+            "mean loss": [*readouts.group_mean_loss.tolist(), readouts.mean_loss],
+        }
+    )
+
+
+def epoch_table(start: PopulationReadouts, end: PopulationReadouts, group: ArrayLike) -> pd.DataFrame:
+    """Accuracy, mean loss and each group's summed loss before and after an epoch, and the change."""
+    counts = np.bincount(np.asarray(group), minlength=len(GROUP_NAMES))
+    summed = {
+        f"summed loss, {name}": (start.group_mean_loss[g] * counts[g], end.group_mean_loss[g] * counts[g])
+        for g, name in enumerate(GROUP_NAMES)
+    }
+    rows = {"accuracy": (start.accuracy, end.accuracy), "mean loss": (start.mean_loss, end.mean_loss)} | summed
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=["before", "after"]).astype(float)
+    frame["change"] = frame["after"] - frame["before"]
+    return frame.rename_axis("measure").reset_index()

@@ -30,10 +30,11 @@ array (even a memory-mapped one) is never copied whole into float64.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from lossacc.metrics import FloatArray, _as_labels, log_softmax, per_example_loss_from_logits, softmax
@@ -374,3 +375,38 @@ def temperature_readouts(logits: ArrayLike, labels: ArrayLike, temperature: floa
         ece=calibration_error(bins),
         bins=bins,
     )
+
+
+def scaling_table(results: Mapping[int, ScalingResult]) -> pd.DataFrame:
+    """One row per epoch of ``{epoch: fit_and_judge_temperature(...)}``: the fitted temperature,
+    the held-out accuracy (which scaling never changes) and the held-out loss and ECE before and
+    after scaling."""
+    rows = {
+        epoch: {
+            "fitted T": r.temperature,
+            "accuracy": r.accuracy_before,
+            "loss before": r.loss_before,
+            "loss after": r.loss_after,
+            "ECE before": r.ece_before,
+            "ECE after": r.ece_after,
+        }
+        for epoch, r in results.items()
+    }
+    if any(r.accuracy_after != r.accuracy_before for r in results.values()):
+        raise ValueError("a temperature changed the held-out accuracy: the argmax must not move")
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("after epoch")
+
+
+def binning_table(probabilities: Mapping[str, ArrayLike], labels: ArrayLike, bin_counts: Sequence[int]) -> pd.DataFrame:
+    """The ECE of each named set of probabilities under ``M`` equal-width and ``M`` equal-mass
+    bins, one row per ``M`` of ``bin_counts``: how much the answer depends on the binning."""
+    columns = {}
+    for name, probs in probabilities.items():
+        probs = np.asarray(probs)
+        confidence, right = probs.max(axis=1), probs.argmax(axis=1) == np.asarray(labels)
+        columns[f"{name}, equal width"] = [calibration_error(reliability_bins_from_confidence(confidence, right, m)) for m in bin_counts]
+        columns[f"{name}, equal mass"] = [
+            calibration_error(reliability_bins_from_confidence(confidence, right, edges=equal_mass_edges(confidence, m)))
+            for m in bin_counts
+        ]
+    return pd.DataFrame(columns, index=pd.Index(list(bin_counts), name="bins M"))

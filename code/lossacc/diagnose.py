@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from lossacc.calibration import (
@@ -52,7 +53,7 @@ from lossacc.calibration import (
 )
 from lossacc.metrics import FloatArray, log_softmax, top_k_accuracy
 from lossacc.per_class import class_rise, per_class_curves
-from lossacc.run_analysis import LOSS_CHANGE_GROUPS, LossChange, loss_change_by_group
+from lossacc.run_analysis import LOSS_CHANGE_GROUPS, LossChange, loss_change_by_group, loss_change_table
 from lossacc.significance import accuracy_interval, compare_paired, mean_interval
 
 PROGRAM = "lossacc diagnose"
@@ -679,6 +680,27 @@ svg { width: 100%; max-width: 30rem; height: auto; display: block; }
 .scroll { overflow-x: auto; }
 @media (prefers-color-scheme: dark) { body { background: #111; color: #ddd; } }
 """
+
+
+def report_frames(diagnoses: Sequence[Diagnosis]) -> list[tuple[str, pd.DataFrame]]:
+    """The report as tables for a notebook, each with its caption: the metrics of each checkpoint
+    side by side (the rows of the terminal and the HTML report), and for two checkpoints where
+    the change of the mean loss came from."""
+    metrics: dict[str, dict[str, str]] = {}
+    for d in diagnoses:
+        heading = ""
+        for name, value in metric_rows(d):
+            label = f"{heading}: {name.strip()}" if name.startswith(" ") else name
+            heading = heading if name.startswith(" ") else name
+            metrics.setdefault(d.source, {})[label] = value
+    frames = [("Each checkpoint's numbers", pd.DataFrame(metrics).fillna(""))]
+    if len(diagnoses) == 2:
+        a, b = diagnoses
+        change = loss_change_by_group(a.per_example_loss, b.per_example_loss, a.correct, b.correct)
+        groups = loss_change_table(change)
+        caption = f"Where the change of the mean loss came from ({change.mean_loss_from:.4f} → {change.mean_loss_to:.4f})"
+        frames.append((caption, groups))
+    return frames
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -11,9 +11,11 @@ the evidence with a *confidence* ``kappa`` (logit scale; 1 is calibrated) and a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 
 from lossacc.calibration import brier_score, expected_calibration_error, fit_temperature, scaled_loss_derivatives
@@ -365,3 +367,95 @@ def paired_difference(correct_a: ArrayLike, correct_b: ArrayLike) -> tuple[float
     if d.ndim != 1 or len(d) < 2:
         raise ValueError(f"need two equal-length 1-D arrays of at least 2 examples, got shape {d.shape}")
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+
+
+# --- tables for the chapter (lossacc.tables.table shows them) --------------------------------
+
+
+def sweep_table(biases: ArrayLike, sweep: Sequence[ImbalanceReadouts], chosen: Mapping[str, int]) -> pd.DataFrame:
+    """One row per chosen position ``name: index`` of a sweep of the bias: the bias, accuracy,
+    balanced accuracy, mean loss and the share of predictions that go to class 0."""
+    biases = np.asarray(biases)
+    return pd.DataFrame(
+        {
+            "bias β": [biases[i] for i in chosen.values()],
+            "accuracy": [sweep[i].accuracy for i in chosen.values()],
+            "balanced accuracy": [sweep[i].balanced_accuracy for i in chosen.values()],
+            "mean loss": [sweep[i].mean_loss for i in chosen.values()],
+            "predicted as class 0": [float(sweep[i].predicted_share[0]) for i in chosen.values()],
+        },
+        index=list(chosen),
+    )
+
+
+def per_class_table(priors: ArrayLike, readouts: Mapping[str, ImbalanceReadouts]) -> pd.DataFrame:
+    """Per class: its share of the data, then for each named readout the share of predictions
+    it gets, its accuracy and its mean loss."""
+    rows = {"share of the data": np.asarray(priors, dtype=float)}
+    for what, field in [("predicted share", "predicted_share"), ("accuracy", "per_class_accuracy"), ("loss", "per_class_loss")]:
+        rows |= {f"{what}, {name}": getattr(r, field) for name, r in readouts.items()}
+    return pd.DataFrame(rows, index=[f"class {c}" for c in range(len(rows["share of the data"]))]).T
+
+
+def fitted_table(models: Sequence[SyntheticModel], sample: LongTailSample, table: tuple[TableRow, ...] = TABLE) -> pd.DataFrame:
+    """One column per fitted model: its loss and accuracy on ``sample`` beside the table's
+    targets, and the three numbers that make it (separation d, lean λ, confidence κ)."""
+    columns = {}
+    for row, model in zip(table, models, strict=True):
+        logits = model.logits(sample)
+        columns[model.name] = {
+            "loss": cross_entropy_from_logits(logits, sample.labels),
+            "loss (target)": row.loss,
+            "accuracy": accuracy(logits, sample.labels),
+            "accuracy (target)": row.accuracy,
+            "separation d": model.separation,
+            "lean λ": model.lean,
+            "confidence κ": model.confidence,
+        }
+    return pd.DataFrame(columns)
+
+
+# The rows of the table of views: label, field of ModelViews.
+VIEW_ROWS = {
+    "validation loss": "loss",
+    "accuracy": "accuracy",
+    "top-5 accuracy": "top5_accuracy",
+    "balanced accuracy": "balanced_accuracy",
+    "loss on right answers": "loss_right",
+    "loss on mistakes": "loss_wrong",
+    "Brier score (summed over classes)": "brier",
+    "mean top-1 confidence": "mean_confidence",
+    "ECE (15 bins)": "ece",
+    "loss after temperature scaling": "scaled_loss",
+}
+
+
+def views_table(views: Mapping[str, ModelViews]) -> pd.DataFrame:
+    """One column per model: each view of :data:`VIEW_ROWS`, then the accuracy in each range of
+    :data:`FREQUENCY_RANGES`."""
+    rows = {label: [getattr(v, field) for v in views.values()] for label, field in VIEW_ROWS.items()}
+    for i, (range_name, _, _) in enumerate(FREQUENCY_RANGES):
+        rows[f"accuracy, {range_name}"] = [float(v.range_accuracy[i]) for v in views.values()]
+    return pd.DataFrame(rows, index=list(views)).T
+
+
+# The numbers chapter 8 compares the models on: label, (field of ModelViews, better is max or min).
+PICK_ROWS = {
+    "accuracy": ("accuracy", max),
+    "top-5 accuracy": ("top5_accuracy", max),
+    "balanced accuracy": ("balanced_accuracy", max),
+    "loss": ("loss", min),
+    "Brier score (summed over classes)": ("brier", min),
+    "ECE (15 bins)": ("ece", min),
+    "loss after temperature scaling": ("scaled_loss", min),
+}
+
+
+def picks_table(views: Mapping[str, ModelViews]) -> pd.DataFrame:
+    """One row per number of :data:`PICK_ROWS`: its value for each model, and the model it picks
+    (the highest accuracy, the lowest loss)."""
+    rows = {}
+    for label, (field, best) in PICK_ROWS.items():
+        values = {name: float(getattr(v, field)) for name, v in views.items()}
+        rows[label] = {**values, "picks": best(values, key=values.__getitem__)}
+    return pd.DataFrame.from_dict(rows, orient="index", dtype=object)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from lossacc.cifar.record import SUMMARY_FILE, CifarRecord, History, RecordError
@@ -516,6 +518,25 @@ class CheckpointChoice:
     scaled_loss_cost: float
 
 
+def choice_at(history: History, rule: str, epoch: int) -> CheckpointChoice:
+    """The checkpoint of ``epoch``, kept by ``rule``: its metrics and what it gives up against the
+    best epoch of each metric."""
+    i = epoch - 1
+    best_loss, best_acc = np.nanmin(history.val_loss), np.nanmax(history.val_acc)
+    best_scaled = np.nanmin(history.val_heldout_loss_scaled)
+    return CheckpointChoice(
+        rule=rule,
+        epoch=epoch,
+        val_loss=float(history.val_loss[i]),
+        val_acc=float(history.val_acc[i]),
+        val_ece=float(history.val_ece[i]),
+        scaled_loss=float(history.val_heldout_loss_scaled[i]),
+        loss_cost=float(history.val_loss[i] - best_loss),
+        accuracy_cost=float(best_acc - history.val_acc[i]),
+        scaled_loss_cost=float(history.val_heldout_loss_scaled[i] - best_scaled),
+    )
+
+
 def checkpoint_choices(history: History) -> list[CheckpointChoice]:
     """Epochs kept by lowest validation loss, highest validation accuracy, lowest held-out loss
     after temperature scaling, and the last epoch (ties go to the earliest epoch)."""
@@ -525,22 +546,7 @@ def checkpoint_choices(history: History) -> list[CheckpointChoice]:
         "lowest loss after temperature scaling": int(np.nanargmin(history.val_heldout_loss_scaled)),
         "last epoch": len(history.epoch) - 1,
     }
-    best_loss, best_acc = np.nanmin(history.val_loss), np.nanmax(history.val_acc)
-    best_scaled = np.nanmin(history.val_heldout_loss_scaled)
-    return [
-        CheckpointChoice(
-            rule=rule,
-            epoch=i + 1,
-            val_loss=float(history.val_loss[i]),
-            val_acc=float(history.val_acc[i]),
-            val_ece=float(history.val_ece[i]),
-            scaled_loss=float(history.val_heldout_loss_scaled[i]),
-            loss_cost=float(history.val_loss[i] - best_loss),
-            accuracy_cost=float(best_acc - history.val_acc[i]),
-            scaled_loss_cost=float(history.val_heldout_loss_scaled[i] - best_scaled),
-        )
-        for rule, i in picks.items()
-    ]
+    return [choice_at(history, rule, i + 1) for rule, i in picks.items()]
 
 
 @dataclass(frozen=True)
@@ -765,3 +771,64 @@ def example_changes(record: CifarRecord, group: str, epoch_from: int, epoch_to: 
             )
         )
     return rows
+
+
+# Tables for the chapters: each returns a pandas DataFrame (lossacc.notebook.table shows it).
+
+
+def regime_table(regimes: Sequence[Regime]) -> pd.DataFrame:
+    """One row per regime: what it is and its first and last epoch."""
+    return pd.DataFrame(
+        {"regime": [r.kind for r in regimes], "from epoch": [r.first for r in regimes], "to epoch": [r.last for r in regimes]}
+    )
+
+
+def drop_table(effects: Sequence[DropEffect]) -> pd.DataFrame:
+    """One column per learning-rate drop: the images that became right and wrong across it, the
+    same counts averaged over the usual epochs before it, and the mean validation loss across it."""
+    columns = {}
+    for e in effects:
+        usual_right, usual_wrong = (float(count) for count in e.usual_count[:2])
+        columns[f"drop after epoch {e.drop - 1}"] = {
+            "learning rate": f"{e.lr_before:g} → {e.lr_after:g}",
+            "became right": e.became_right,
+            "became wrong": e.became_wrong,
+            "net": e.became_right - e.became_wrong,
+            "usual epoch: became right": usual_right,
+            "usual epoch: became wrong": usual_wrong,
+            "usual epoch: net": usual_right - usual_wrong,
+            "mean val. loss before": e.change.mean_loss_from,
+            "mean val. loss after": e.change.mean_loss_to,
+        }
+    return pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in columns.items()})  # whole numbers stay whole
+
+
+def choice_table(choices: Sequence[CheckpointChoice]) -> pd.DataFrame:
+    """One column per selection rule: the epoch it keeps, that epoch's metrics, and what it
+    gives up against the best epoch of each metric."""
+    columns = {
+        c.rule: {
+            "epoch": c.epoch,
+            "val. loss": c.val_loss,
+            "val. accuracy": c.val_acc,
+            "ECE (15 bins)": c.val_ece,
+            "loss after scaling (held-out half)": c.scaled_loss,
+            "accuracy given up": c.accuracy_cost,
+            "loss given up": c.loss_cost,
+            "scaled loss given up": c.scaled_loss_cost,
+        }
+        for c in choices
+    }
+    return pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in columns.items()})  # whole numbers stay whole
+
+
+def loss_change_table(change: LossChange) -> pd.DataFrame:
+    """One row per group of :data:`LOSS_CHANGE_GROUPS` and one for all images: how many images,
+    their mean change of loss (empty for an empty group) and their contribution to the change
+    of the mean loss."""
+    rows = {
+        name: {"images": int(count), "mean Δℓ": float(mean) if count else None, "contribution": float(contribution)}
+        for name, count, mean, contribution in zip(LOSS_CHANGE_GROUPS, change.count, change.mean_change, change.contribution, strict=True)
+    }
+    rows["all"] = {"images": len(change.group), "mean Δℓ": change.total, "contribution": change.total}
+    return pd.DataFrame.from_dict(rows, orient="index", dtype=object).rename_axis("group")

@@ -23,9 +23,12 @@ The library behind the chapter "Is the difference real?".
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
@@ -146,6 +149,51 @@ def compare_paired(
         loss_unpaired=unpaired_interval(loss_a, loss_b, confidence),
         loss_pvalue=loss_pvalue,
     )
+
+
+def interval_text(interval: Interval, digits: int = 4) -> str:
+    """``+0.0123 [+0.0050, +0.0196]``: an estimate and its interval, signed, for a table."""
+    return f"{interval.estimate:+.{digits}f} [{interval.low:+.{digits}f}, {interval.high:+.{digits}f}]"
+
+
+def comparison_table(comparison: PairedComparison) -> pd.DataFrame:
+    """Accuracy and mean loss: the difference, its paired 95% interval, and the interval that
+    treats the two as separate samples."""
+    rows = {}
+    for name, paired, separate in (
+        ("accuracy", comparison.accuracy, comparison.accuracy_unpaired),
+        ("mean loss", comparison.loss, comparison.loss_unpaired),
+    ):
+        rows[name] = {
+            "difference": paired.estimate,
+            "paired 95%": f"[{paired.low:+.4f}, {paired.high:+.4f}]",
+            "separate 95%": f"[{separate.low:+.4f}, {separate.high:+.4f}]",
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def compare_epochs(losses: ArrayLike, correct: ArrayLike, epochs: Sequence[int]) -> dict[tuple[int, int], PairedComparison]:
+    """Every pair of ``epochs`` (counted from 1, rows of ``losses`` and ``correct`` from 0),
+    compared on the same examples: the later against the earlier."""
+    losses, correct = np.asarray(losses), np.asarray(correct)
+    return {
+        (a, b): compare_paired(losses[a - 1], correct[a - 1], losses[b - 1], correct[b - 1]) for a, b in combinations(sorted(epochs), 2)
+    }
+
+
+def pairs_table(comparisons: Mapping[tuple[int, int], PairedComparison]) -> pd.DataFrame:
+    """One row per pair of :func:`compare_epochs`: the change of accuracy and of mean loss with
+    their paired 95% intervals, McNemar's p-value and the paired t test's."""
+    rows = {
+        f"{a} → {b}": {
+            "accuracy change [95%]": interval_text(c.accuracy),
+            "McNemar p": c.mcnemar.pvalue,
+            "loss change [95%]": interval_text(c.loss),
+            "paired t p": c.loss_pvalue,
+        }
+        for (a, b), c in comparisons.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("epochs")
 
 
 def early_stop(values: ArrayLike, patience: int, higher_is_better: bool) -> tuple[int, int]:
