@@ -78,9 +78,9 @@ def test_detector_tells_probabilities_from_logits() -> None:
 
 def test_training_with_the_double_softmax_bug_learns_from_flattened_gradients() -> None:
     """Chapter 2's claim: the bug's gradients are far smaller, so the model learns slower."""
-    from lossacc.double_softmax import train_softmax_regression
-
     import torch
+
+    from lossacc.double_softmax import train_softmax_regression
 
     threads = torch.get_num_threads()
     right = train_softmax_regression(double_softmax=False, steps=30)
