@@ -1,4 +1,21 @@
-"""Shared fixtures: the book built once per test session, and a local server for it."""
+"""Shared fixtures, each made once per test run (session scope) and reused by every module.
+
+What a new test should use:
+
+- ``book_build``: the whole book built once, from scratch, in a folder of its own; its
+  ``executed(notebook)`` is the notebook as the build executed it (fails with the cell's
+  traceback if it did not run through). Reading it costs nothing: never execute a chapter
+  again to look at its outputs.
+- ``built_site``: the html folder of that build, asserted to have succeeded. For checks on
+  the pages' HTML (read the files: no browser needed).
+- ``site_url``: that site served on 127.0.0.1, for a browser or ``urllib``.
+- ``browser``: one headless Chromium for the whole run. Open a context per test
+  (``browser.new_context(viewport=..., color_scheme=...)``) and close it; do not launch another.
+- ``toc_notebooks()``: the chapters in reading order, for ``parametrize``.
+
+A test that needs one of them is slow-tier (``@pytest.mark.slow``): the fast tier
+(``-m "not slow"``) builds nothing and starts no browser.
+"""
 
 from __future__ import annotations
 
@@ -111,10 +128,16 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    """Headless Chromium, one per test module."""
+    """Headless Chromium, started once per test run and shared by every browser test.
+
+    Scrollbars are shown (Playwright hides them by default), so that a table's scrollbar takes
+    the room the layout checks can see. Each test opens its own ``browser.new_context(...)``
+    (viewport, colour scheme, routes) and closes it: no page state crosses tests.
+    """
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                             ignore_default_args=["--hide-scrollbars"])
         yield browser
         browser.close()

@@ -21,18 +21,21 @@ from offline_widgets import ANYWIDGET_VERSION
 from page_dependencies import Library, commanded_modules, imported_modules, page_fingerprint
 
 
-def build_tiny_book(tmp_path: Path, notebook_cells: list[nbformat.NotebookNode],
+def build_tiny_book(tmp_path: Path, *chapters: list[nbformat.NotebookNode],
                     sphinx_config: dict[str, object] | None = None) -> subprocess.CompletedProcess[str]:
-    """Build (again, if it is there) a one-chapter book with the book's own _config.yml and extensions."""
+    """Build (again, if it is there) a small book with the book's own _config.yml and extensions:
+    one page per list of cells, ``chapter``, ``chapter_2``, ... (one build for several cases)."""
     book = tmp_path / "book"
+    names = ["chapter", *(f"chapter_{number}" for number in range(2, len(chapters) + 1))]
     if not book.exists():
         book.mkdir()
         (book / "assets").symlink_to(ROOT / "assets")
-        (book / "intro.md").write_text("# Tiny\n\n{doc}`chapter`\n")
-        (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: chapter\n")
-        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Chapter"), *notebook_cells])
-        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nbformat.write(notebook, book / "chapter.ipynb")
+        (book / "intro.md").write_text("# Tiny\n\n" + "".join(f"{{doc}}`{name}`\n" for name in names))
+        (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n" + "".join(f"  - file: {name}\n" for name in names))
+        for name, cells in zip(names, chapters):
+            notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {name}"), *cells])
+            notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+            nbformat.write(notebook, book / f"{name}.ipynb")
         write_book_config(book / "_config.yml", sphinx_config=sphinx_config)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     return subprocess.run(
@@ -62,35 +65,48 @@ def test_a_failing_notebook_is_reported_on_its_own_with_its_traceback(tmp_path: 
         build.executed(tmp_path / "book" / "chapter.ipynb")
 
 
+# {eval} values the build must refuse, and what it says: a name no cell defined, inside
+# prose() too, and an expression the configured pattern does not allow.
+BAD_VALUES = {
+    "{eval}`never_defined`": "never_defined",
+    '{eval}`prose(never_defined, ".3f")`': "never_defined",
+    "{eval}`__import__('os')`": "not valid according to the configured pattern",
+}
+
+
 @pytest.mark.slow
-def test_a_missing_value_fails_the_build_and_the_next_one(tmp_path: Path) -> None:
-    for _ in range(2):  # the rebuild reads the page again and fails again, instead of passing
-        result = build_tiny_book(tmp_path, [nbformat.v4.new_markdown_cell("Value: {eval}`never_defined`")])
+def test_a_missing_or_disallowed_value_fails_the_build_and_the_next_one(tmp_path: Path) -> None:
+    """One page per bad value, in one book: each fails the build, and the rebuild reads the pages
+    again and fails again, instead of passing."""
+    chapters = [[nbformat.v4.new_code_cell("from lossacc.notebook import prose"), nbformat.v4.new_markdown_cell(f"Value: {role}")]
+                for role in BAD_VALUES]
+    for _ in range(2):
+        result = build_tiny_book(tmp_path, *chapters)
+        log = result.stdout + result.stderr
         assert result.returncode != 0
-        assert "never_defined" in result.stdout + result.stderr
+        for name, message in zip(["chapter", "chapter_2", "chapter_3"], BAD_VALUES.values()):
+            assert re.search(rf"{name}\.ipynb:.*{re.escape(message)}", log), f"{name}: no warning with {message!r}:\n{log[-3000:]}"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("role", ["{eval}`never_defined`", '{eval}`prose(never_defined, ".3f")`', "{eval}`__import__('os')`"])
-def test_a_missing_or_disallowed_value_fails_the_build(tmp_path: Path, role: str) -> None:
-    result = build_tiny_book(tmp_path, [nbformat.v4.new_code_cell("from lossacc.notebook import prose"),
-                                        nbformat.v4.new_markdown_cell(f"Value: {role}")])
-    assert result.returncode != 0
-    assert ("never_defined" if "never" in role else "not valid according to the configured pattern") in result.stdout + result.stderr
-
-
-@pytest.mark.slow
-def test_prose_right_after_a_hidden_cell_shows_its_values(tmp_path: Path) -> None:
+def test_prose_right_after_a_hidden_cell_shows_its_values_and_a_converted_figure_cell_is_a_numbered_figure(tmp_path: Path) -> None:
+    """Two pages, one build: values in the prose (page ``chapter``) and a figure cell as
+    scripts/convert_glue_to_eval.py writes it for a glue:figure directive (page ``chapter_2``)."""
     hidden = nbformat.v4.new_code_cell("prose_numbers(share=0.25)\nprose_words(device='cpu')\n"
                                        "prose_markdown(verdict='It *rises*.')\nrun_table = markdown_table(['the run', '`a`'], [('b', 1)])")
     hidden.metadata["tags"] = ["remove-cell"]
     table = nbformat.v4.new_code_cell("run_table", metadata={"tags": ["remove-input"], "mystnb": {"render_markdown_format": "myst"}})
+    plot = nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([0, 1])\n"
+                                     "plt.close(fig)\nloss_curve = fig")
+    plot.metadata["tags"] = ["remove-cell"]
+    figure = nbformat.v4.new_code_cell("loss_curve", metadata={"tags": ["remove-input"], "mystnb": {
+        "figure": {"caption": "The loss *rises*.", "name": "fig-loss"}, "image": {"alt": "A rising line."}}})
     result = build_tiny_book(tmp_path, [
         nbformat.v4.new_code_cell("from lossacc.notebook import markdown_table, prose, prose_markdown, prose_numbers, prose_words"),
         hidden,
         nbformat.v4.new_markdown_cell('A share of {eval}`prose(share, ".1%")` on {eval}`device`. {eval}`verdict` More.'),
         table,  # a pasted table, as scripts/convert_glue_to_eval.py writes it
-    ])
+    ], [plot, figure, nbformat.v4.new_markdown_cell("As {numref}`fig-loss` shows.")])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     page = (tmp_path / "book" / "_build" / "html" / "chapter.html").read_text()
     assert re.search(r"A share of <span[^>]*>25\.0%</span> on <span[^>]*>cpu</span>\. It <em>rises</em>\. More\.", page), (
@@ -98,19 +114,7 @@ def test_prose_right_after_a_hidden_cell_shows_its_values(tmp_path: Path) -> Non
     header = r"<th[^>]*><p>the run</p></th>\s*<th[^>]*><p><code[^>]*><span[^>]*>a</span></code></p></th>"
     assert re.search(f"<table.*{header}", page, re.DOTALL), (
         page[page.find("<table"):][:600])
-
-
-@pytest.mark.slow
-def test_a_figure_cell_from_the_converter_is_a_numbered_figure(tmp_path: Path) -> None:
-    """The figure cell scripts/convert_glue_to_eval.py writes for a glue:figure directive."""
-    plot = nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([0, 1])\n"
-                                     "plt.close(fig)\nloss_curve = fig")
-    plot.metadata["tags"] = ["remove-cell"]
-    figure = nbformat.v4.new_code_cell("loss_curve", metadata={"tags": ["remove-input"], "mystnb": {
-        "figure": {"caption": "The loss *rises*.", "name": "fig-loss"}, "image": {"alt": "A rising line."}}})
-    result = build_tiny_book(tmp_path, [plot, figure, nbformat.v4.new_markdown_cell("As {numref}`fig-loss` shows.")])
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    page = (tmp_path / "book" / "_build" / "html" / "chapter.html").read_text()
+    page = (tmp_path / "book" / "_build" / "html" / "chapter_2.html").read_text()
     assert re.search(r'<figure[^>]*id="fig-loss"[^>]*>\s*<img[^>]*alt="A rising line."', page), page[page.find("<figure"):][:600]
     assert "The loss <em>rises</em>." in page and re.search(r"As <a[^>]*#fig-loss[^>]*>.*Fig\. 1", page)
 

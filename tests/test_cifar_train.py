@@ -248,6 +248,7 @@ def test_non_finite_settings_are_refused(changes: dict[str, object], message: st
         TrainConfig(**changes)  # type: ignore[arg-type]
 
 
+@pytest.mark.slow  # trains a network
 def test_a_record_folder_holding_another_run_is_refused(toy: CifarData, straight_run: Path, tmp_path: Path) -> None:
     record_dir = tmp_path / "record"
     shutil.copytree(straight_run / "record", record_dir)
@@ -286,6 +287,7 @@ def test_temporary_files_of_a_killed_write_are_removed_on_the_next_start(toy: Ci
     assert not any(path.exists() for path in stale) and live.exists()
 
 
+@pytest.mark.slow  # trains a network
 def test_checkpoints_every_n_epochs_still_resume_to_the_same_record(
     toy: CifarData, straight_run: Path, tmp_path: Path
 ) -> None:

@@ -21,16 +21,18 @@ from lossacc.imbalance import (
     fit_table_models,
     fitted_table,
     imbalance_readouts,
+    lean_for_accuracy,
     long_tail_sample,
     make_imbalance_base,
     model_views,
     per_class_table,
     picks_table,
     power_law_priors,
+    separation_for_accuracy,
     sweep_table,
     views_table,
 )
-from lossacc.metrics import accuracy, cross_entropy_from_logits
+from lossacc.metrics import accuracy, cross_entropy_from_logits, per_example_loss_from_logits
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +143,29 @@ def test_model_views_agree_with_the_library(
         assert views[m.name].loss == pytest.approx(cross_entropy_from_logits(logits, validation.labels))
         scaled = replace(m, confidence=views[m.name].scaled_confidence).logits(validation)
         assert accuracy(scaled, validation.labels) == views[m.name].accuracy
+
+
+def test_the_lean_search_and_the_views_give_the_plain_formulas_bit_for_bit(
+    validation: LongTailSample, models: tuple[SyntheticModel, ...], views: dict[str, ModelViews]
+) -> None:
+    """The search reuses the evidence across its steps and the views reuse the scores across
+    confidences (for speed); the numbers are exactly those of the model's own formulas."""
+    small = long_tail_sample(300, num_classes=200, seed=4)
+    separation = separation_for_accuracy(small, 0.9)
+    for target, interval in [(0.85, (-1.0, 0.0)), (0.95, (0.0, 1.0))]:
+        low, high = interval
+        for _ in range(10):
+            middle = (low + high) / 2
+            if accuracy(SyntheticModel("", separation, 1.0, middle).scores(small), small.labels) < target:
+                low = middle
+            else:
+                high = middle
+        assert lean_for_accuracy(small, separation, target, interval) == high
+    for m in models:
+        losses = per_example_loss_from_logits(m.logits(validation), validation.labels)
+        assert np.array_equal(views[m.name].per_example_loss, losses) and views[m.name].loss == float(losses.mean())
+        scaled = replace(m, confidence=views[m.name].scaled_confidence).logits(validation)
+        assert views[m.name].scaled_loss == cross_entropy_from_logits(scaled, validation.labels)
 
 
 def test_the_views_behind_the_verdict(views: dict[str, ModelViews]) -> None:

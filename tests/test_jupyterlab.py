@@ -1,8 +1,9 @@
 """Each chapter run in a real JupyterLab, as a reader runs it, in Chromium with every other host cut off.
 
 The prose must show its numbers (no raw MyST, no unevaluated expression), every explorer must
-answer the keyboard (arrow keys, Home, End, Tab) and a click, and the page may load nothing
-from another host. A screenshot of each chapter lands in ``_build/jupyterlab/``.
+answer the keyboard (arrow keys, Home, End, Tab) and a click, the solutions the chapter shows
+must pass its check cells (run in the chapter's kernel after Run All), and the page may load
+nothing from another host. A screenshot of each chapter lands in ``_build/jupyterlab/``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import nbformat
 import pytest
 from playwright.sync_api import Browser, Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from test_chapter_exercises import HOW_TO_PAGES, solved_check_cells
 
 from conftest import ROOT, toc_notebooks
 
@@ -114,6 +116,25 @@ PROSE_PROBLEMS = """(expressions) => {
 }""".replace("RAW_MYST", json.dumps(list(RAW_MYST)))
 
 
+# Runs code in the chapter's kernel, one cell's code after another, and returns what each printed
+# (or the error it raised).
+RUN_IN_KERNEL = """async (cells) => {
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  const printed = [];
+  for (const code of cells) {
+    let text = '';
+    const future = kernel.requestExecute({code, store_history: false});
+    future.onIOPub = (message) => {
+      if (message.header.msg_type === 'stream') text += message.content.text;
+      if (message.header.msg_type === 'error') text += `${message.content.ename}: ${message.content.evalue}`;
+    };
+    await future.done;
+    printed.push(text.trim());
+  }
+  return printed;
+}"""
+
+
 def check_explorer(page: Page, explorer: Locator) -> None:
     """Keys and a click on the first slider move it, and the readouts follow."""
     explorer.scroll_into_view_if_needed()
@@ -183,6 +204,10 @@ def test_chapter_reads_right_in_jupyterlab(jupyterlab: str, browser: Browser, no
         explorers = page.locator(f"#{page.evaluate('window.jupyterapp.shell.currentWidget.id')} .lx-explorer")
         for index in range(explorers.count()):
             check_explorer(page, explorers.nth(index))
+
+        if notebook.stem not in HOW_TO_PAGES:  # the shown solutions pass the check cells
+            verdicts = page.evaluate(RUN_IN_KERNEL, solved_check_cells(notebook))
+            assert verdicts and all(verdict.startswith("Correct") for verdict in verdicts), verdicts
 
         page.evaluate("window.jupyterapp.commands.execute('application:toggle-left-area')")
         height = page.evaluate("window.jupyterapp.shell.currentWidget.node.querySelector('.jp-WindowedPanel-outer').scrollHeight")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -24,11 +23,10 @@ import numpy as np
 import pytest
 import yaml
 from PIL import Image
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from conftest import ROOT
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "_build" / "layout-screenshots"
 CHECKS = (Path(__file__).parent / "page_layout.js").read_text()
 WIDTHS = {"phone": 390, "laptop": 1280}
@@ -65,16 +63,6 @@ def test_code_lines_fit_the_column(page: str) -> None:
     long_lines = [line for cell in shown for line in "".join(cell["source"]).splitlines()
                   if len(line) > LONGEST_CODE_LINE]
     assert not long_lines, f"{page}: code lines over {LONGEST_CODE_LINE} characters:\n" + "\n".join(long_lines)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        # Scrollbars are shown, so that a table's scrollbar takes room the checks can see.
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"],
-                                             ignore_default_args=["--hide-scrollbars"])
-        yield browser
-        browser.close()
 
 
 def open_page(page: Page, url: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -44,7 +45,10 @@ def page_of(reader: PdfReader, bookmark: Destination) -> int:
 
 def test_the_pdf_has_every_chapter_with_its_figures(built_site: Path, tmp_path: Path) -> None:
     output = tmp_path / "book.pdf"
-    titles = load_build_pdf().build_pdf(built_site, output)
+    # build_pdf starts its own Playwright (and prints as scripts/build_pdf.sh does); the session's
+    # browser (conftest) keeps this thread's Playwright, so it runs in a thread of its own.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        titles = thread.submit(load_build_pdf().build_pdf, built_site, output).result()
     reader = PdfReader(output)
     assert reader.metadata is not None and reader.metadata.title == titles[0]
 

@@ -78,10 +78,14 @@ def test_detector_tells_probabilities_from_logits() -> None:
 
 def test_training_with_the_double_softmax_bug_learns_from_flattened_gradients() -> None:
     """Chapter 2's claim: the bug's gradients are far smaller, so the model learns slower."""
+    import torch
+
     from lossacc.double_softmax import train_softmax_regression
 
+    threads = torch.get_num_threads()
     right = train_softmax_regression(double_softmax=False, steps=30)
     bug = train_softmax_regression(double_softmax=True, steps=30)
+    assert torch.get_num_threads() == threads  # it trains on one thread and gives the others back
     assert right.gradient_norm[0] > 5 * bug.gradient_norm[0]
     assert (bug.true_loss > right.true_loss).all()
     assert bug.true_loss[-1] < bug.true_loss[0]  # it does learn, only slower

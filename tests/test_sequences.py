@@ -156,6 +156,7 @@ def run_command(*arguments: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "lossacc.sequences", *map(str, arguments)], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # starts the training command
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
@@ -170,6 +171,7 @@ def test_the_command_rejects_bad_input_in_one_line(tmp_path: Path, arguments: li
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # starts the training command, which trains
 def test_the_command_records_and_refuses_to_overwrite(tmp_path: Path) -> None:
     tiny = ["--digits", "2", "--hidden", "16", "--layers", "1", "--steps", "20", "--eval-every", "10", "--val-size", "50", "--quiet"]
     first = run_command("--record-dir", tmp_path, *tiny)

@@ -229,10 +229,6 @@ def separation_for_accuracy(sample: LongTailSample, target_accuracy: float) -> f
     return float((gaps[count - 1] + gaps[count]) / 2)
 
 
-def _accuracy_at_lean(sample: LongTailSample, separation: float, lean: float) -> float:
-    return accuracy(SyntheticModel("", separation, 1.0, lean).scores(sample), sample.labels)
-
-
 def lean_for_accuracy(
     sample: LongTailSample, separation: float, target_accuracy: float, interval: tuple[float, float], steps: int = 10
 ) -> float:
@@ -242,9 +238,13 @@ def lean_for_accuracy(
     final bracket, where accuracy is at least the target. A zero-width interval returns its value.
     """
     low, high = interval
-    for _ in range(steps if high > low else 0):
+    if high <= low:
+        return high
+    # The scores at lean l are e + l ln pi (SyntheticModel.scores): the evidence e is the same at every step.
+    e = evidence(sample.noise, sample.labels, separation)
+    for _ in range(steps):
         middle = (low + high) / 2
-        if _accuracy_at_lean(sample, separation, middle) < target_accuracy:
+        if accuracy(e + middle * sample.log_priors, sample.labels) < target_accuracy:
             low = middle
         else:
             high = middle
@@ -328,7 +328,8 @@ def model_views(
     ``calibration`` and the validation loss with it. Right or wrong is decided by argmax,
     with the tie rule of :func:`lossacc.metrics.accuracy`.
     """
-    logits = model.logits(validation)
+    scores = model.scores(validation)  # logits at any confidence kappa are kappa * scores (SyntheticModel.logits)
+    logits = model.confidence * scores
     labels = validation.labels
     probs = softmax(logits)
     losses = per_example_loss_from_logits(logits, labels)
@@ -348,7 +349,7 @@ def model_views(
         mean_confidence=float(probs.max(axis=1).mean()),
         ece=expected_calibration_error(probs, labels),
         scaled_confidence=scaled_confidence,
-        scaled_loss=cross_entropy_from_logits(replace(model, confidence=scaled_confidence).logits(validation), labels),
+        scaled_loss=cross_entropy_from_logits(scaled_confidence * scores, labels),
         per_example_loss=losses,
         correct=correct,
         balanced_correct=balanced_correct,

@@ -301,8 +301,8 @@ def train(settings: TrainerSettings) -> Run:
             x, labels = data.x_train[batch], data.y_train[batch]
             masks = dropout_masks(dropout_rng, len(batch), settings.width, settings.dropout) if settings.dropout else None
             grad_w, grad_b, logits, losses = gradients(net, x, labels, settings.label_smoothing, masks)
-            for loss in losses:
-                loss_sum += float(loss)
+            for loss in losses.tolist():  # one at a time, in order, as the page sums them
+                loss_sum += loss
             right += int((logits.argmax(axis=1) == labels).sum())
             grad_w = [g + settings.weight_decay * w for g, w in zip(grad_w, net.w)]
             grad_b = [g + settings.weight_decay * b for g, b in zip(grad_b, net.b)]

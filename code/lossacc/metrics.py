@@ -118,6 +118,8 @@ def top_k_accuracy(scores: ArrayLike, labels: ArrayLike, k: int = 1) -> float:
         raise ValueError(f"k must lie in [1, {s.shape[1]}] and be a whole number, got {k!r}")
     if np.isnan(s).any():
         raise ValueError("scores contain NaN, which has no rank: fix the model's outputs first")
+    if k == 1:  # rank 0: no higher score and no equal one at a lower index, i.e. argmax is y
+        return float((s.argmax(axis=1) == y).mean())
     true_score = s[np.arange(len(y)), y][:, None]
     lower_index = np.arange(s.shape[1])[None, :] < y[:, None]
     rank = (s > true_score).sum(axis=1) + ((s == true_score) & lower_index).sum(axis=1)
