@@ -45,7 +45,7 @@ def add_widget_module(app: Sphinx, pagename: str, templatename: str, context: di
 
     if "ipywidgets_state" in NbMetadataCollector.get_js_files(app.env, pagename):
         # Sphinx prefixes local script paths with "_static/"; "../" steps back to the site root.
-        app.add_js_file(f"../{EMBED_MODULE}", type="module")
+        app.add_js_file(f"../{EMBED_MODULE}", loading_method="defer")
 
 
 def drop_thebe_loader(app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:

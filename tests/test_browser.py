@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -375,3 +376,19 @@ def test_significance_explorer_matches_the_library(offline_page: OfflinePage, si
     page.locator('input[data-name="log-n"]').fill("4")
     check(round(20 * data["shift"]["step"], 10), 10_000)
     assert_worked_offline(offline_page)
+
+
+def test_explorers_work_from_a_page_opened_on_disk(browser: Browser, built_site: Path) -> None:
+    """README: open ``_build/html/index.html`` in a browser. From ``file://`` a browser refuses
+    module scripts, so the widget script must be a classic one; the live trainer's Web Worker
+    (started from a Blob) must answer there too."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    for name in ("02_same_accuracy_different_loss", "06_watch_it_overfit"):
+        page.goto((built_site / "chapters" / f"{name}.html").as_uri())
+        page.wait_for_selector(".lx-explorer input[type=range]", timeout=30_000)
+    page.wait_for_selector('.lx-live:is([data-state="paused"], [data-state="done"])', timeout=60_000)
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"

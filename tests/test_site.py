@@ -186,13 +186,13 @@ def test_no_page_or_style_sheet_loads_anything_from_another_host(built_site: Pat
 @pytest.mark.slow
 def test_only_widget_pages_load_the_widget_module_and_nothing_else_does(built_site: Path) -> None:
     """The explorers need the site's 4 kB module only: no ipywidgets embedder, no RequireJS."""
-    module = '<script type="module" src="../_static/../anywidget-embed.js'
+    script = '<script defer="defer" src="../_static/../anywidget-embed.js'
     for page in sorted(built_site.rglob("*.html")):
         text = page.read_text(errors="replace")
         has_widgets = "application/vnd.jupyter.widget-state+json" in text
         assert ("anywidget-embed.js" in text) == has_widgets, f"{page.name}: widgets {has_widgets}"
         assert "embed-amd" not in text and "require.js" not in text, page.name
-    assert module in (built_site / "chapters" / "02_same_accuracy_different_loss.html").read_text()
+    assert script in (built_site / "chapters" / "02_same_accuracy_different_loss.html").read_text()
     assert (built_site / "anywidget-embed.js").stat().st_size < 10_000
 
 
