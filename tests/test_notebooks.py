@@ -59,7 +59,6 @@ LESSON_TAG = "lesson-code"
 # landed, and chapter 11's table building. A cell leaves this list when it is made short; the
 # test fails if a listed cell no longer needs to be here, so the list only shrinks.
 LONG_CELLS_PENDING = {
-    "07_reading_a_real_run": {"e90927ef", "e643e147", "aa9d3ac0", "eb846ca1", "fb49ecfe", "3c83def9"},
     "11_is_the_difference_real": {"fdbe1536", "519337b1", "4e0bac65"},
     "12_smooth_loss_sudden_accuracy": {"e4bc1385", "d0dccd7b", "7421c9ca", "17456484"},
 }
