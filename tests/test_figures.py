@@ -31,6 +31,7 @@ from lossacc.figures import (
     captioned_images,
     cut_axis,
     dark_theme,
+    double_softmax_figure,
     mark_drops,
     smallest_text,
     themed_figure,
@@ -195,3 +196,30 @@ def test_a_kernel_that_imports_the_notebook_helpers_shows_figures_in_both_themes
     finally:
         InteractiveShell.clear_instance()
         InlineBackend.clear_instance()
+
+
+def test_double_softmax_figure_draws_both_losses_as_torch_computes_them() -> None:
+    import torch
+    import torch.nn.functional as F
+
+    p = np.linspace(0.01, 0.99, 50)
+    surer = np.linspace(0.1, 0.95, 20)
+    fig = double_softmax_figure(p, surer)
+    top, bottom = fig.axes
+    # The same predictions built here: the right loss is nll_loss of log p, the bug is
+    # cross_entropy of p taken as logits.
+    two = torch.tensor(np.stack([p, 1 - p], axis=1))
+    ten = torch.tensor(np.column_stack([surer] + [(1 - surer) / 9] * 9))
+    for ax, probs, x in [(top, two, p), (bottom, ten, np.arange(1, 21))]:
+        truth = torch.zeros(len(probs), dtype=torch.long)
+        right, bug = (np.asarray(line.get_xydata(), dtype=float) for line in ax.get_lines()[:2])
+        np.testing.assert_allclose(right[:, 0], x)
+        np.testing.assert_allclose(right[:, 1], F.nll_loss(torch.log(probs), truth, reduction="none").numpy())
+        np.testing.assert_allclose(bug[:, 1], F.cross_entropy(probs, truth, reduction="none").numpy())
+    floor = np.asarray(bottom.get_lines()[2].get_xydata(), dtype=float)[0, 1]
+    assert floor == pytest.approx(np.log(1 + 9 / np.e))  # all mass on the truth, through the bug
+    assert list(bottom.get_xticks()) == [1, 5, 10, 15, 20]
+    legend = bottom.get_legend()
+    assert legend is not None
+    assert [t.get_text() for t in legend.get_texts()] == ["right loss", "buggy loss", "bug's floor, 10 classes"]
+    plt.close(fig)

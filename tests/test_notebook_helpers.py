@@ -102,6 +102,9 @@ def test_table_formats_each_column_and_can_show_the_index() -> None:
     shown = table(frame, {"p": ".2f", "change": "+.4f"}, index=True).to_html()
     # The row labels are the first column, under the index's name, in the one header row.
     assert re.findall(r"<td[^>]*>([^<]*)</td>", shown) == ["A", "0.50", "-0.0220"]
+    # An exact zero is shown as 0, a small amount rounded to zero still as an amount.
+    zeros = table({"given up": [0.0, -0.0, 0.00001, 0.0012]}, "+.4f").to_html()
+    assert re.findall(r"<td[^>]*>([^<]*)</td>", zeros) == ["0", "0", "+0.0000", "+0.0012"]
     assert re.findall(r"<th[^>]*>([^<]*)</th>", shown) == ["image", "p", "change"]
     assert ">val_<wbr>epoch_<wbr>31.npz</th>" in table({"val_epoch_31.npz": [1.0]}).to_html()
     with pytest.raises(KeyError, match="lacks"):

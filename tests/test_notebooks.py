@@ -54,18 +54,10 @@ def test_cells_hidden_on_the_site_are_collapsed_in_jupyterlab() -> None:
 VISIBLE_CELL_MEDIAN = 6
 VISIBLE_CELL_MAX = 12
 LESSON_TAG = "lesson-code"
-# Cells still over the limit (issue 23, item 4), by notebook and cell id: figure cells whose
-# drawing code is to move into lossacc.figures once the figures' restyling (items 2 and 3) has
-# landed, and chapter 11's table building. A cell leaves this list when it is made short; the
-# test fails if a listed cell no longer needs to be here, so the list only shrinks.
-LONG_CELLS_PENDING = {
-    "02_same_accuracy_different_loss": {"c2cdad5f"},
-    "03_log_loss_asymmetry": {"72f488b6", "26826dc3", "6449408a", "1cc31028"},
-    "04_class_imbalance": {"ad7b4fbc", "22c41e8c", "7eb2ba67"},
-    "07_reading_a_real_run": {"e90927ef", "e643e147", "aa9d3ac0", "eb846ca1", "fb49ecfe", "3c83def9"},
-    "11_is_the_difference_real": {"fdbe1536", "519337b1", "4e0bac65"},
-    "12_smooth_loss_sudden_accuracy": {"e4bc1385", "d0dccd7b", "7421c9ca", "17456484"},
-}
+# Cells still over the limit, by notebook and cell id (none left: issue 23, item 4 moved the
+# figures' drawing into the library or hid the cells that are pure presentation). A cell may
+# only leave this list: the test fails if a listed cell no longer needs to be here.
+LONG_CELLS_PENDING: dict[str, set[str]] = {}
 
 
 def visible_code_cells(notebook: Path) -> list[tuple[int, nbformat.NotebookNode]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import TypedDict
 
@@ -493,6 +494,12 @@ def test_choice_and_loss_change_tables() -> None:
     assert frame.loc["val. loss", "epoch 2"] == history.val_loss[1]
     assert frame.loc["loss given up", "epoch 2"] == pytest.approx(history.val_loss[1] - history.val_loss.min())
     assert frame.loc["accuracy given up", "highest validation accuracy"] == 0
+    # The best gives up nothing: its cell reads 0, not 0.0000 (a rounded amount).
+    rendered = table(frame, ".4f", index=True).to_html()
+    given_up = re.search(r"<td[^>]*>accuracy given up</td>(.*?)</tr>", rendered, re.S)
+    assert given_up is not None
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", given_up.group(1))
+    assert cells[frame.columns.get_loc("highest validation accuracy")] == "0"
     change = record_loss_change(record, 3, 4)
     groups = loss_change_table(change)
     assert groups.index.tolist() == [*LOSS_CHANGE_GROUPS, "all"]

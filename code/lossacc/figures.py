@@ -83,6 +83,43 @@ def captioned_images(groups: Sequence[tuple[str, Sequence[tuple[ArrayLike, str]]
     return fig
 
 
+def double_softmax_figure(two_class_p: ArrayLike, true_class_p: ArrayLike) -> Figure:
+    """The right loss ``-ln p_y`` and the double-softmax bug's ``-ln softmax(p)_y``, two panels.
+
+    Top: one two-class prediction whose true class has probability ``two_class_p`` (a grid),
+    both losses against it. Bottom: a ten-class model whose true class has probability
+    ``true_class_p[e - 1]`` after epoch ``e`` (the rest spread evenly over the nine other
+    classes), both losses per epoch, with the lowest loss the bug can report.
+    """
+    num_classes = 10
+    import matplotlib.pyplot as plt  # only where a figure is made: the display code needs no pyplot
+
+    from lossacc.double_softmax import double_softmax_loss_range, double_softmax_per_example_loss
+    from lossacc.metrics import per_example_loss_from_probs
+
+    p = np.asarray(two_class_p, dtype=np.float64)
+    two_class = np.stack([p, 1 - p], axis=1)
+    surer = np.asarray(true_class_p, dtype=np.float64)
+    epochs = np.arange(1, len(surer) + 1)
+    many_class = np.column_stack([surer] + [(1 - surer) / (num_classes - 1)] * (num_classes - 1))
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.0, 6.4))
+    for ax, x, probs, styles, labels in [
+        (top, p, two_class, ("-", "--"), (r"right: $-\ln p_y$", r"bug: $-\ln\,\mathrm{softmax}(p)_y$")),
+        (bottom, epochs, many_class, ("o-", "s--"), ("right loss", "buggy loss")),
+    ]:
+        truth = np.zeros(len(probs), dtype=int)  # the true class is the first
+        ax.plot(x, per_example_loss_from_probs(probs, truth), styles[0], label=labels[0])
+        ax.plot(x, double_softmax_per_example_loss(probs, truth), styles[1], label=labels[1])
+    top.set(xlabel="probability of the true class", ylabel="loss", title="Two classes", ylim=(0, 4))
+    top.legend()
+    floor_label = f"bug's floor, {num_classes} classes"
+    bottom.axhline(double_softmax_loss_range(num_classes)[0], color="gray", lw=0.8, ls=":", label=floor_label)
+    bottom.set(xlabel="epoch", ylabel="loss", title="Ten classes, a model growing surer")
+    bottom.set_xticks([1, *range(5, len(epochs) + 1, 5)])
+    bottom.legend()
+    return fig
+
+
 # How the chapters show a figure ------------------------------------------------------------
 #
 # A figure is shown twice over: a light rendering (white background, the figure as drawn) and

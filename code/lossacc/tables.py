@@ -29,7 +29,8 @@ def table(
 
     ``formats`` is a format spec for every fractional number (``".3f"``) or one per column
     (``{"p": ".2f", "loss": ".3f"}``; other columns show as they are); whole numbers and
-    text are shown as they are, and a missing value (None, NaN) as an empty cell.
+    text are shown as they are, an exact zero as ``0`` (not ``0.000``, which reads as a rounded
+    amount), and a missing value (None, NaN) as an empty cell.
     The caption says what the table holds; the index (the row labels) is shown only if
     ``index``, as the first column.
     """
@@ -46,7 +47,8 @@ def table(
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 return ""  # nothing to show: an empty group, a value that does not apply
             if spec and isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
-                return format(value, spec)
+                # An exact zero is no amount (what the best gives up against itself): "0", not "0.0000".
+                return "0" if value == 0 else format(value, spec)
             return str(value)
 
         return shown
