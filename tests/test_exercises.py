@@ -73,7 +73,7 @@ def test_a_wrong_function_shows_the_first_input_it_gets_wrong(capsys: pytest.Cap
         return -math.log10(probs[label])  # the wrong logarithm
 
     assert verdict(capsys, loss, reference_loss, inputs=LOSS_INPUTS, hint="natural log.") == (
-        "Not yet: loss([0.9 0.1], 0) returned 0.0457575, expected 0.105361. Hint: natural log.")
+        "Not yet: loss([0.9, 0.1], 0) returned 0.0457575, expected 0.105361. Hint: natural log.")
 
 
 def test_an_unfinished_or_crashing_function_is_reported_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -84,9 +84,9 @@ def test_an_unfinished_or_crashing_function_is_reported_in_one_line(capsys: pyte
         return probs[label + 5]
 
     assert verdict(capsys, unfinished, reference_loss, inputs=LOSS_INPUTS) == (
-        "Not yet: unfinished([0.9 0.1], 0) returned None: finish the function and return the result.")
+        "Not yet: unfinished([0.9, 0.1], 0) returned None: finish the function and return the result.")
     assert verdict(capsys, crashing, reference_loss, inputs=LOSS_INPUTS) == (
-        "Not yet: crashing([0.9 0.1], 0) raised IndexError: list index out of range.")
+        "Not yet: crashing([0.9, 0.1], 0) raised IndexError: list index out of range.")
 
 
 def test_a_number_where_a_function_is_expected(capsys: pytest.CaptureFixture[str]) -> None:
@@ -98,3 +98,15 @@ def test_the_book_author_is_told_about_a_misused_check() -> None:
         check(reference_loss, reference_loss)
     with pytest.raises(TypeError, match="expected must be"):
         check(1.0, "one")
+
+
+def test_a_long_input_is_shown_on_one_line_with_its_middle_left_out(capsys: pytest.CaptureFixture[str]) -> None:
+    """An input array reads as prose (commas, one line), never as aligned columns (the page check)."""
+    logits = np.arange(10.0)
+
+    def wrong(values: np.ndarray) -> float:
+        return float(values.sum())
+
+    message = verdict(capsys, wrong, lambda values: float(values.max()), inputs=[(logits,)])
+    assert message.startswith("Not yet: wrong([0., 1., 2., ..., 7., 8., 9.]) returned 45, expected 9.")
+    assert "\n" not in message

@@ -88,3 +88,13 @@ def test_visible_cells_are_short(notebook: Path) -> None:
 def test_visible_cells_are_short_on_the_whole() -> None:
     lengths = [code_lines(cell) for notebook in toc_notebooks() for _, cell in visible_code_cells(notebook)]
     assert statistics.median(lengths) <= VISIBLE_CELL_MEDIAN, f"median visible cell: {statistics.median(lengths)} lines"
+
+
+@pytest.mark.parametrize("notebook", toc_notebooks(), ids=lambda path: path.stem)
+def test_figures_come_after_the_themed_figure_set_up(notebook: Path) -> None:
+    """Importing lossacc.notebook registers the display of a figure in a light and a dark
+    rendering (lossacc.figures.themed_figure); a figure shown before it is a light slab in dark mode."""
+    cells = [cell for cell in nbformat.read(notebook, as_version=4).cells if cell.cell_type == "code"]
+    set_up = next((i for i, cell in enumerate(cells) if "lossacc.notebook" in cell.source), len(cells))
+    drawing = [i for i, cell in enumerate(cells) if "plt.show()" in cell.source or "plt.subplots(" in cell.source]
+    assert not drawing or set_up < drawing[0], f"{notebook.name}: code cell {drawing[0]} draws before lossacc.notebook is imported"

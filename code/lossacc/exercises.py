@@ -32,7 +32,10 @@ def _show(value: object) -> str:
     array = _as_numbers(value)
     if array is None:
         return repr(value)
-    return f"{float(array):.6g}" if array.ndim == 0 else np.array2string(array, precision=6)
+    if array.ndim == 0:
+        return f"{float(array):.6g}"
+    # One line of prose, not aligned columns: commas, and the middle of a long array left out.
+    return np.array2string(array, precision=6, separator=", ", threshold=6, edgeitems=3, max_line_width=10**6)
 
 
 def _compare(answer: object, expected: object, tolerance: float) -> str | None:
