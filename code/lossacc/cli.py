@@ -8,14 +8,15 @@ import sys
 from collections.abc import Sequence
 
 from lossacc import diagnose
+from lossacc.command_line import Parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``lossacc diagnose FILE [FILE] ...``; ``lossacc --help`` lists the sub-commands."""
-    parser = diagnose.Parser(
+    parser = Parser(
         prog="lossacc", description="Tools of the book 'Why validation loss and accuracy disagree'."
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=diagnose.Parser)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     diagnose.add_arguments(
         commands.add_parser(
             "diagnose",

@@ -34,7 +34,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -758,13 +758,6 @@ def html_report(diagnoses: Sequence[Diagnosis], labels: NDArray[np.int64], chang
 
 
 # --- the command -----------------------------------------------------------------------------------
-
-
-class Parser(argparse.ArgumentParser):
-    """Reports a bad command line in one line, without the usage block."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -33,7 +33,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 from lossacc.cifar.files import PathError, atomic_write, require_folder
 from lossacc.cifar.provenance import code_version, cpu_name, now, software_versions
+from lossacc.command_line import Parser
 
 RECORD_FORMAT = "lossacc-sequence-record"
 RECORD_VERSION = 1
@@ -433,15 +434,8 @@ def train(settings: SequenceSettings, progress: bool = True) -> SequenceRecord:
 PROGRAM = "lossacc-sequences"
 
 
-class _Parser(argparse.ArgumentParser):
-    """Reports a bad command line in one line, without the usage block."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog=PROGRAM,
         description="Teach a small MLP to add two numbers and record, every few steps, its per-token loss, "
         "per-token accuracy, exact match and the probability of the whole answer (the book's chapter 12).",

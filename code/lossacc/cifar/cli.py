@@ -6,7 +6,6 @@ import argparse
 import sys
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import NoReturn
 
 from lossacc.cifar.checkpoint import ResumeError
 from lossacc.cifar.config import PRESETS, ConfigError, TrainConfig
@@ -15,6 +14,7 @@ from lossacc.cifar.files import DiskFullError, PathError, require_folder
 from lossacc.cifar.options import RunOptions, Runtime
 from lossacc.cifar.record import RecordError
 from lossacc.cifar.train import DivergedError, train
+from lossacc.command_line import Parser
 
 PROGRAM = "lossacc-train"
 
@@ -51,15 +51,8 @@ outputs (relative to the current folder unless given):
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    """Reports a bad command line in one line, without the usage block."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog=PROGRAM, description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(

@@ -31,7 +31,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,6 +47,7 @@ from lossacc.cifar.options import RunOptions, Runtime
 from lossacc.cifar.provenance import code_version, now, software_versions
 from lossacc.cifar.resnet import ResNet18
 from lossacc.cifar.splits import Splits
+from lossacc.command_line import Parser
 from lossacc.train_val_gap import CONDITIONS, MEASUREMENT_FORMAT, MEASUREMENT_VERSION
 
 PROGRAM = "lossacc-measure-gap"
@@ -246,15 +247,8 @@ def write_measurement(path: Path, measurement: dict[str, Any], *, overwrite: boo
     atomic_write(path, lambda handle: handle.write(text.encode()))
 
 
-class _Parser(argparse.ArgumentParser):
-    """Reports a bad command line in one line, without the usage block."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog=PROGRAM,
         description="Measure one checkpoint's training loss clean and augmented, in eval and train mode, "
         "and write the numbers with their provenance to a JSON file.",
